@@ -1,0 +1,254 @@
+"""The compiler front: a checked AST becomes runnable :class:`CompiledPattern` objects.
+
+Pure translation: ``match`` and ``define`` become a :class:`~cep.nfa.spec.PatternSpec` (then an
+immutable NFA), ``where``/``define``/``emit`` become generated functions
+(:mod:`cep.lang.expressions`), ``key`` and ``time`` become getters. Problems found here are
+collected as diagnostics and raised together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable
+
+from cep.errors import CepError, Diagnostic, EventError, PatternError
+from cep.lang import ast
+from cep.lang.expressions import MATCH, Compiled, ExpressionCompiler, Scope, output_name
+from cep.lang.functions import get_path
+from cep.nfa.compiler import compile_nfa
+from cep.nfa.spec import (
+    Condition,
+    Consuming,
+    Element,
+    GroupElement,
+    Node,
+    PatternSpec,
+    SkipKind,
+    SkipStrategy,
+    Times,
+)
+from cep.nfa.states import NFA
+from cep.stream.timestamps import make_time_getter
+
+RESERVED_OUTPUT_NAMES = frozenset({"pattern", "key", "time", "timeout"})
+
+_CONSUMING = {
+    ast.Contiguity.STRICT: Consuming.STRICT,
+    ast.Contiguity.RELAXED: Consuming.SKIP_TILL_NEXT,
+    ast.Contiguity.ANY: Consuming.SKIP_TILL_ANY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPattern:
+    """Everything needed to run one pattern; immutable and shared by all keys."""
+
+    name: str
+    stream: str
+    nfa: NFA
+    key_of: Callable[[Any], Hashable]
+    time_of: Callable[[Any], int] | None
+    time_path: tuple[str, ...] | None
+    lateness_ms: int
+    where: Callable[[Any], bool] | None
+    emit: tuple[tuple[str, Callable[[dict[str, list[Any]], Any], Any]], ...]
+    variables: tuple[str, ...]
+    key_names: tuple[str, ...]
+    source: ast.Pattern = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    def fields_of(self, by_var: dict[str, list[Any]], last_event: Any) -> dict[str, Any]:
+        """The emitted fields of a match."""
+        return {name: fn(by_var, last_event) for name, fn in self.emit}
+
+
+def make_key_getter(paths: tuple[tuple[str, ...], ...]) -> Callable[[Any], Hashable]:
+    """A key extractor; a missing key field is an error so the event is dead-lettered."""
+    if not paths:
+        return lambda event: None
+    names = [".".join(p) for p in paths]
+
+    def check(value: Any, name: str) -> Hashable:
+        if value is None:
+            raise EventError(f"missing key field '{name}'")
+        if isinstance(value, (dict, list)):
+            raise EventError(f"key field '{name}' is a {type(value).__name__}, not a scalar")
+        return value
+
+    if len(paths) == 1 and len(paths[0]) == 1:
+        (field_name,) = paths[0]
+
+        def single(event: Any) -> Hashable:
+            value = event.get(field_name)
+            if value is None or value.__class__ in (dict, list):
+                return check(value, field_name)
+            return value
+
+        return single
+
+    def multi(event: Any) -> Hashable:
+        values = tuple(check(get_path(event, p), n) for p, n in zip(paths, names))
+        return values[0] if len(values) == 1 else values
+
+    return multi
+
+
+class _PatternCompiler:
+    def __init__(self, pattern: ast.Pattern, exprs: ExpressionCompiler) -> None:
+        self.pattern = pattern
+        self.exprs = exprs
+        self.defines = {d.var: d for d in pattern.defines}
+        self.variables: list[str] = []
+        time = pattern.time
+        self.time_path = tuple(time.field.parts) if time else None
+        self.time_unit = time.unit if time else "auto"
+
+    def error(self, node: Any, message: str, hint: str | None = None) -> None:
+        self.exprs.error(node, message, hint)
+
+    # -- sequence ---------------------------------------------------------------------------
+
+    def collect_variables(self, seq: ast.SeqExpr) -> None:
+        if isinstance(seq, ast.Step):
+            self.variables.append(seq.var)
+        elif isinstance(seq, ast.Group):
+            self.collect_variables(seq.body)
+        elif isinstance(seq, ast.Sequence):
+            for part in seq.parts:
+                self.collect_variables(part.element)
+        elif isinstance(seq, ast.Alternation):
+            for option in seq.options:
+                self.collect_variables(option)
+
+    def condition(self, var: str) -> Condition | None:
+        define = self.defines.get(var)
+        if define is None:
+            return None
+        scope = Scope(frozenset(self.variables), var, time_field=self.time_path, time_unit=self.time_unit)
+        compiled: Compiled = self.exprs.condition(define.condition, scope)
+        return Condition(compiled.fn, compiled.iterative, f"{var} as ...")
+
+    def times(self, q: ast.Quantifier | None) -> tuple[Times, Consuming]:
+        if q is None:
+            return Times(1, 1), Consuming.SKIP_TILL_NEXT
+        for flag, what in ((q.greedy, "greedy"), (q.reluctant, "reluctant quantifiers (+? *?)")):
+            if flag:
+                self.error(q, f"not yet supported: {what}")
+        if q.until is not None:
+            self.error(q, "not yet supported: until")
+        return Times(q.min, q.max), _CONSUMING[q.inner]
+
+    def element(self, seq: ast.SeqExpr, consuming: Consuming) -> list[Node]:
+        if isinstance(seq, ast.Step):
+            times, inner = self.times(seq.quantifier)
+            return [Element(seq.var, self.condition(seq.var), times, consuming, inner)]
+        if isinstance(seq, ast.Group):
+            times, inner = self.times(seq.quantifier)
+            body = tuple(self.sequence(seq.body))
+            if times == Times(1, 1):
+                # An unquantified group is just its body, joined as the group is joined.
+                first = body[0]
+                return [_with_consuming(first, consuming), *body[1:]]
+            return [GroupElement(body, times, consuming, inner, name=f"group@{seq.span.line}:{seq.span.column}")]
+        if isinstance(seq, ast.Sequence):
+            return list(self.sequence(seq))
+        self.error(seq, "not yet supported: alternation (a | b)", hint="alternation arrives with the full-semantics release")
+        return []
+
+    def sequence(self, seq: ast.SeqExpr) -> list[Node]:
+        if not isinstance(seq, ast.Sequence):
+            return self.element(seq, Consuming.SKIP_TILL_NEXT)
+        nodes: list[Node] = []
+        for part in seq.parts:
+            if part.negated:
+                self.error(part, "not yet supported: negation (next not / then not)")
+                continue
+            consuming = _CONSUMING[part.contiguity] if part.contiguity else Consuming.SKIP_TILL_NEXT
+            nodes.extend(self.element(part.element, consuming))
+        return nodes
+
+    # -- the pattern ------------------------------------------------------------------------
+
+    def compile(self) -> CompiledPattern | None:
+        p = self.pattern
+        if p.match is None:
+            self.error(p, f"not yet supported: window patterns ({p.name} has no match clause)")
+            return None
+        self.collect_variables(p.match.sequence)
+        elements = tuple(self.sequence(p.match.sequence))
+        if p.match.within_between_events:
+            self.error(p.match, "not yet supported: within ... between events")
+        if p.timeout_emit is not None:
+            self.error(p, "not yet supported: on timeout emit")
+        where = None
+        if p.source.where is not None:
+            where = self.exprs.condition(p.source.where, Scope(time_field=self.time_path, time_unit=self.time_unit)).fn
+        emit = self.emit_items(p.emit)
+        skip = SkipStrategy()
+        if p.skip is not None:
+            skip = SkipStrategy(SkipKind(p.skip.kind.value), p.skip.var)
+        if self.exprs.diagnostics or not elements:
+            return None
+        spec = PatternSpec(elements, p.match.within.millis if p.match.within else None, skip, p.name)
+        try:
+            nfa = compile_nfa(spec)
+        except CepError as exc:
+            self.error(p.match, str(exc))
+            return None
+        time = p.time
+        return CompiledPattern(
+            name=p.name,
+            stream=p.source.stream,
+            nfa=nfa,
+            key_of=make_key_getter(tuple(tuple(k.parts) for k in p.key)),
+            time_of=make_time_getter(self.time_path, self.time_unit) if self.time_path else None,
+            time_path=self.time_path,
+            lateness_ms=time.lateness.millis if time and time.lateness else 0,
+            where=where,
+            emit=emit,
+            variables=tuple(dict.fromkeys(self.variables)),
+            key_names=tuple(".".join(k.parts) for k in p.key),
+            source=p,
+        )
+
+    def emit_items(self, items: tuple[ast.EmitItem, ...]) -> tuple[tuple[str, Callable[..., Any]], ...]:
+        scope = Scope(frozenset(self.variables), None, MATCH, self.time_path, self.time_unit)
+        out: list[tuple[str, Callable[..., Any]]] = []
+        seen: set[str] = set()
+        for item in items:
+            name = output_name(item)
+            if name in RESERVED_OUTPUT_NAMES:
+                self.error(item, f"'{name}' is a reserved output field", hint=f"rename it: ... as {name}_value")
+            elif name in seen:
+                self.error(item, f"two emit items are both named '{name}'", hint="give one of them another name with `as`")
+            seen.add(name)
+            out.append((name, self.exprs.value(item.expr, scope).fn))
+        return tuple(out)
+
+
+def _with_consuming(node: Node, consuming: Consuming) -> Node:
+    if isinstance(node, Element):
+        return Element(node.name, node.condition, node.times, consuming, node.inner)
+    return GroupElement(node.body, node.times, consuming, node.inner, node.name)
+
+
+def compile_file(file: ast.File) -> list[CompiledPattern]:
+    """Compile every pattern of a parsed, checked file; raise PatternError with all problems."""
+    exprs = ExpressionCompiler(file.path, file.source)
+    compiled = []
+    for pattern in file.patterns:
+        result = _PatternCompiler(pattern, exprs).compile()
+        if result is not None:
+            compiled.append(result)
+    if exprs.diagnostics:
+        raise PatternError(_dedupe(exprs.diagnostics))
+    return compiled
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diagnostics:
+        key = (d.file, d.line, d.column, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out

@@ -1,0 +1,248 @@
+"""Compile a :class:`~cep.nfa.spec.PatternSpec` into an immutable :class:`~cep.nfa.states.NFA`.
+
+The construction follows Flink CEP's NFACompiler so that the same pattern gives the same
+matches: states are built backwards from the final state; a quantified element becomes a chain
+of singleton states (``times``) ending in a looping state (``+``/``*``); a state that may be
+left by IGNORE while it could also PROCEED gets an "ignore copy" without the PROCEED edge, so a
+skipped event does not branch the same proceed twice. The first element of a group takes its
+contiguity from the group: the group's own when the group is entered, the group's inner
+contiguity when a quantified group loops back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cep.errors import CepError
+from cep.nfa.spec import Condition, Consuming, Element, GroupElement, Node, PatternSpec, Times
+from cep.nfa.states import NFA, Action, State, StateKind
+
+__all__ = ["compile_nfa", "MAX_UNROLLED_STATES"]
+
+# `a{500}` unrolls into 500 states; beyond this many states the pattern is refused.
+MAX_UNROLLED_STATES = 2000
+
+_TRUE: Condition | None = None
+
+
+def _not(cond: Condition | None) -> Condition:
+    if cond is None:
+        return Condition(lambda *_: False, False, "false")
+    fn = cond.fn
+    if cond.iterative:
+        return Condition(lambda e, n: not fn(e, n), True, f"not ({cond.text})")
+    return Condition(lambda e: not fn(e), False, f"not ({cond.text})")
+
+
+@dataclass(slots=True)
+class _GroupContext:
+    """The group whose body is being compiled and whether we build its entry copy."""
+
+    group: GroupElement
+    first_of_loop: bool
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.states: list[State] = []
+
+    def new_state(self, name: str, kind: StateKind = StateKind.NORMAL) -> State:
+        if len(self.states) >= MAX_UNROLLED_STATES:
+            raise OverflowError
+        state = State(len(self.states), name, kind)
+        self.states.append(state)
+        return state
+
+    # -- sequences ------------------------------------------------------------------------
+
+    def sequence(self, elements: tuple[Node, ...], sink: State, ctx: _GroupContext | None) -> State:
+        for index in range(len(elements) - 1, -1, -1):
+            head_ctx = ctx if index == 0 else None
+            sink = self.convert(elements[index], sink, head_ctx)
+        return sink
+
+    def convert(self, el: Node, sink: State, head: _GroupContext | None) -> State:
+        """Build the states of one element in front of ``sink``; return its entry state."""
+        times = el.times
+        low = max(times.min, 1)
+        optional = times.min == 0
+        if times.looping:
+            looping = self.looping(el, sink, head)
+            return self.times_state(el, looping, sink, low, low, optional, head)
+        if low == 1 and times.max == 1:
+            return self.singleton(
+                el, sink, sink, self.take(el), self.ignore(el, head), self.optional(el, optional, head), head, True
+            )
+        return self.times_state(el, sink, sink, low, times.max or low, optional, head)
+
+    # -- conditions ------------------------------------------------------------------------
+
+    @staticmethod
+    def take(el: Node) -> Condition | None:
+        return el.condition if isinstance(el, Element) else None
+
+    def _ignore_for(self, strategy: Consuming, el: Node) -> Condition | None | str:
+        if strategy is Consuming.STRICT:
+            return "none"
+        if strategy is Consuming.SKIP_TILL_ANY:
+            return _TRUE
+        return _not(self.take(el))
+
+    def ignore(self, el: Node, head: _GroupContext | None) -> Condition | None | str:
+        """The IGNORE condition on entering ``el`` ("none": no ignore edge at all)."""
+        strategy = el.consuming
+        if head is not None:
+            strategy = head.group.consuming if head.first_of_loop else head.group.inner
+        return self._ignore_for(strategy, el)
+
+    def inner_ignore(self, el: Node, head: _GroupContext | None) -> Condition | None | str:
+        strategy = head.group.inner if head is not None else el.inner
+        return self._ignore_for(strategy, el)
+
+    @staticmethod
+    def optional(el: Node, optional: bool, head: _GroupContext | None) -> bool:
+        if head is not None:
+            return head.first_of_loop and head.group.times.optional
+        return optional
+
+    # -- state shapes ----------------------------------------------------------------------
+
+    def singleton(
+        self,
+        el: Node,
+        sink: State,
+        proceed: State | None,
+        take: Condition | None,
+        ignore: Condition | None | str,
+        optional: bool,
+        head: _GroupContext | None,
+        first_of_loop: bool,
+    ) -> State:
+        if isinstance(el, GroupElement):
+            return self.group_state(el, sink, proceed, optional, first_of_loop)
+        state = self.new_state(el.name)
+        state.add(Action.TAKE, sink, take)
+        if optional and head is None and proceed is not None:
+            state.add(Action.PROCEED, proceed, _TRUE)
+        if ignore != "none":
+            assert not isinstance(ignore, str)
+            if optional:
+                copy = self.new_state(el.name)
+                copy.add(Action.TAKE, sink, take)
+                copy.add(Action.IGNORE, copy, ignore)
+                target = copy
+            else:
+                target = state
+            state.add(Action.IGNORE, target, ignore)
+        return state
+
+    def times_state(
+        self,
+        el: Node,
+        sink: State,
+        proceed: State,
+        low: int,
+        high: int,
+        optional: bool,
+        head: _GroupContext | None,
+    ) -> State:
+        take = self.take(el)
+        inner = self.inner_ignore(el, head)
+        inner_head = _GroupContext(head.group, False) if head is not None else None
+        last = sink
+        for _ in range(low, high):
+            last = self.singleton(el, last, proceed, take, inner, True, inner_head, False)
+        for _ in range(low - 1):
+            last = self.singleton(el, last, None, take, inner, False, inner_head, False)
+        return self.singleton(
+            el, last, proceed, take, self.ignore(el, head), self.optional(el, optional, head), head, True
+        )
+
+    def looping(self, el: Node, sink: State, head: _GroupContext | None) -> State:
+        if isinstance(el, GroupElement):
+            return self.looping_group(el, sink)
+        take = self.take(el)
+        ignore = self.inner_ignore(el, head)
+        state = self.new_state(el.name)
+        state.add(Action.PROCEED, sink, _TRUE)
+        state.add(Action.TAKE, state, take)
+        if ignore != "none":
+            assert not isinstance(ignore, str)
+            copy = self.new_state(el.name)
+            copy.add(Action.TAKE, state, take)
+            copy.add(Action.IGNORE, copy, ignore)
+            state.add(Action.IGNORE, copy, ignore)
+        return state
+
+    def group_state(
+        self, group: GroupElement, sink: State, proceed: State | None, optional: bool, first_of_loop: bool
+    ) -> State:
+        entry = self.sequence(group.body, sink, _GroupContext(group, first_of_loop))
+        if optional and proceed is not None:
+            entry.add(Action.PROCEED, proceed, _TRUE)
+        return entry
+
+    def looping_group(self, group: GroupElement, sink: State) -> State:
+        back = self.new_state(group.name or "$group$")
+        entry = self.sequence(group.body, back, _GroupContext(group, False))
+        entry.add(Action.PROCEED, sink, _TRUE)
+        back.add(Action.PROCEED, entry, _TRUE)
+        return entry
+
+
+def _freeze(states: list[State]) -> None:
+    for state in states:
+        state.frozen = tuple(
+            (
+                int(e.action),
+                e.target,
+                None if e.condition is None else e.condition.fn,
+                False if e.condition is None else e.condition.iterative,
+            )
+            for e in state.edges
+        )
+
+
+def _variables(elements: tuple[Node, ...]) -> list[str]:
+    names: list[str] = []
+    for el in elements:
+        if isinstance(el, GroupElement):
+            names.extend(_variables(el.body))
+        else:
+            names.append(el.name)
+    return names
+
+
+def compile_nfa(spec: PatternSpec) -> NFA:
+    """Compile once; the result is shared by every key that runs the pattern."""
+    if not spec.elements:
+        raise ValueError("a pattern needs at least one element")
+    builder = _Builder()
+    final = builder.new_state("$end$", StateKind.FINAL)
+    try:
+        start = builder.sequence(spec.elements, final, None)
+    except OverflowError:
+        raise CepError(
+            f"pattern {spec.name or '?'} unrolls into more than {MAX_UNROLLED_STATES} NFA states; "
+            "use a loop (+ or {n,}) instead of a large {n,m}"
+        ) from None
+    _freeze(builder.states)
+    return NFA(
+        start=start,
+        states=tuple(builder.states),
+        within_ms=spec.within_ms,
+        skip=spec.skip,
+        variables=tuple(dict.fromkeys(_variables(spec.elements))),
+        name=spec.name,
+    )
+
+
+def describe(times: Times) -> str:
+    """Human form of a quantifier, for explain output."""
+    if times.max is None:
+        return "+" if times.min <= 1 and not times.optional else ("*" if times.optional else f"{{{times.min},}}")
+    if times.min == times.max:
+        return "" if times.min == 1 else f"{{{times.min}}}"
+    if times.min == 0 and times.max == 1:
+        return "?"
+    return f"{{{times.min},{times.max}}}"

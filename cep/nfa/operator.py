@@ -1,0 +1,164 @@
+"""The keyed NFA operator: one compiled pattern run for every key, driven by event time.
+
+It implements the stream core's keyed-processor protocol (``on_event``/``on_timer``/
+``snapshot``/``restore``): the event-time driver hands it events in event-time order and
+fires the timers it registers. A key that has no partial match owns no state at all — the
+common case — so memory follows the number of live partial matches, not of keys or events.
+
+``within`` is enforced in two ways, as in Flink: before an event is processed, partial matches
+that its time puts out of bounds are pruned; and each partial match registers an event-time
+timer at ``start + within`` so it is pruned when the watermark passes, even if its key never
+sees another event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable, Protocol
+
+from cep.errors import SnapshotError
+from cep.nfa.buffer import BufferNode, NodeEncoder, decode_nodes
+from cep.nfa.runtime import KeyRuns, Matcher, Run, StepResult
+from cep.nfa.states import NFA
+
+MatchCallback = Callable[[Hashable, BufferNode, int], None]
+"""Called as ``on_match(key, last_node, time)`` for each released match."""
+
+SNAPSHOT_FORMAT = "cep.nfa"
+SNAPSHOT_VERSION = 1
+
+
+class TimerRegistry(Protocol):
+    def register_timer(self, key: Hashable, ts: int) -> None: ...
+
+
+class NFAOperator:
+    """Runs one pattern's NFA per key. Holds only keys with live partial matches."""
+
+    def __init__(
+        self,
+        nfa: NFA,
+        on_match: MatchCallback,
+        *,
+        on_timeout: MatchCallback | None = None,
+        where: Callable[[Any], bool] | None = None,
+        encode_key: Callable[[Hashable], Any] = lambda k: k,
+        decode_key: Callable[[Any], Hashable] = lambda k: k,
+    ) -> None:
+        self.nfa = nfa
+        self.matcher = Matcher(nfa)
+        self.on_match = on_match
+        self.on_timeout = on_timeout
+        self.where = where
+        self.keys: dict[Hashable, KeyRuns] = {}
+        self.timers: TimerRegistry | None = None
+        self.seq = 0
+        self.timed_out = 0
+        self._encode_key = encode_key
+        self._decode_key = decode_key
+
+    def bind(self, timers: TimerRegistry) -> None:
+        """Give the operator the driver's timer service (set once, before events flow)."""
+        self.timers = timers
+
+    # -- KeyedProcessor -------------------------------------------------------------------------
+
+    def on_event(self, key: Hashable, ts: int, event: Any) -> None:
+        where = self.where
+        if where is not None and not where(event):
+            return
+        seq = self.seq
+        self.seq = seq + 1
+        key_runs = self.keys.get(key)
+        if key_runs is None:
+            if not self.matcher.quick_start(event):
+                return
+            key_runs = KeyRuns()
+        result = StepResult()
+        self.matcher.step(key_runs, event, ts, seq, result)
+        self._settle(key, key_runs, result, ts)
+
+    def on_timer(self, key: Hashable, ts: int) -> None:
+        key_runs = self.keys.get(key)
+        if key_runs is None:
+            return
+        result = StepResult()
+        self.matcher.advance_time(key_runs, ts, result)
+        self._settle(key, key_runs, result, ts)
+
+    def end_of_input(self) -> None:
+        """The input is finished: release what partial matches were holding back."""
+        for key in list(self.keys):
+            key_runs = self.keys[key]
+            result = StepResult()
+            self.matcher.end_of_input(key_runs, result)
+            self._settle(key, key_runs, result, None)
+
+    def _settle(self, key: Hashable, key_runs: KeyRuns, result: StepResult, ts: int | None) -> None:
+        within = self.nfa.within_ms
+        if result.started and within is not None and self.timers is not None:
+            for start in set(result.started):
+                self.timers.register_timer(key, start + within)
+        for run in result.timeouts:
+            self.timed_out += 1
+            if self.on_timeout is not None and run.node is not None:
+                self.on_timeout(key, run.node, run.start_ts + (within or 0))
+        for run in result.matches:
+            node = run.node
+            assert node is not None
+            self.on_match(key, node, node.ts)
+        if key_runs:
+            self.keys[key] = key_runs
+        else:
+            self.keys.pop(key, None)
+
+    @property
+    def partial_matches(self) -> int:
+        return sum(len(k.runs) for k in self.keys.values())
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able copy of every key's runs; shared prefixes and events are written once."""
+        encoder = NodeEncoder()
+
+        def runs(items: list[Run]) -> list[list[Any]]:
+            return [[r.state.id, encoder.encode(r.node), r.start_ts, r.start_seq] for r in items]
+
+        keys = [[self._encode_key(k), runs(v.runs), runs(v.completed)] for k, v in self.keys.items()]
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "pattern": self.nfa.name,
+            "states": len(self.nfa.states),
+            "seq": self.seq,
+            "timed_out": self.timed_out,
+            "events": encoder.events,
+            "nodes": encoder.nodes,
+            "keys": keys,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        if data.get("format") != SNAPSHOT_FORMAT or data.get("version") != SNAPSHOT_VERSION:
+            raise SnapshotError(
+                f"cannot restore NFA state: format {data.get('format')!r} version {data.get('version')!r}, "
+                f"expected {SNAPSHOT_FORMAT!r} version {SNAPSHOT_VERSION}"
+            )
+        if data.get("states") != len(self.nfa.states):
+            raise SnapshotError(
+                f"snapshot of pattern {data.get('pattern')!r} was taken with a different pattern "
+                f"({data.get('states')} NFA states, this one has {len(self.nfa.states)})"
+            )
+        nodes = decode_nodes(data["nodes"], data["events"])
+        states = self.nfa.states
+
+        def runs(items: list[list[Any]]) -> list[Run]:
+            return [Run(states[s], None if n < 0 else nodes[n], st, sq) for s, n, st, sq in items]
+
+        self.keys = {}
+        for key, live, completed in data["keys"]:
+            key_runs = KeyRuns()
+            key_runs.runs = runs(live)
+            key_runs.completed = runs(completed)
+            self.keys[self._decode_key(key)] = key_runs
+        self.seq = data["seq"]
+        self.timed_out = data.get("timed_out", 0)

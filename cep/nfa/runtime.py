@@ -1,0 +1,255 @@
+"""Running a compiled NFA over one key's events.
+
+:class:`Matcher` holds no per-key data: it is built once per pattern and works on
+:class:`KeyRuns`, the small object each key owns (its live partial matches and, under a skip
+strategy, completed matches waiting for earlier-starting partial matches to finish).
+
+The step for one event follows Flink's ``NFA.doProcess``: first partial matches that the
+event's time puts out of ``within`` are pruned; then every partial match, and a fresh run at the
+start state, follows the edges whose conditions hold (PROCEED edges are explored on the same
+event, TAKE consumes it, IGNORE skips it — never from the start state); runs reaching the final
+state are completed matches. Under a skip strategy a completed match is released only once no
+partial match that started earlier is still alive, in start order, and each released match
+prunes what the strategy says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cep.nfa.buffer import BufferNode
+from cep.nfa.skip import pruning_point, should_prune
+from cep.nfa.spec import SkipKind
+from cep.nfa.states import NFA, Action, State
+
+_TAKE = int(Action.TAKE)
+_IGNORE = int(Action.IGNORE)
+_PROCEED = int(Action.PROCEED)
+
+
+class Run:
+    """A partial (or, at the final state, completed) match: a state and a buffer pointer."""
+
+    __slots__ = ("state", "node", "start_ts", "start_seq")
+
+    def __init__(self, state: State, node: BufferNode | None, start_ts: int, start_seq: int) -> None:
+        self.state = state
+        self.node = node
+        self.start_ts = start_ts
+        self.start_seq = start_seq
+
+    def __repr__(self) -> str:
+        return f"Run({self.state.name}#{self.state.id}, start={self.start_seq})"
+
+
+class KeyRuns:
+    """One key's matcher state: live partial matches and held-back completed matches."""
+
+    __slots__ = ("runs", "completed")
+
+    def __init__(self) -> None:
+        self.runs: list[Run] = []
+        self.completed: list[Run] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.runs) or bool(self.completed)
+
+
+class StepResult:
+    """What one step produced: released matches (oldest start first) and timed-out runs."""
+
+    __slots__ = ("matches", "timeouts", "started")
+
+    def __init__(self) -> None:
+        self.matches: list[Run] = []
+        self.timeouts: list[Run] = []
+        self.started: list[int] = []  # start timestamps of new partial matches (for timers)
+
+
+class Matcher:
+    """Executes one compiled :class:`NFA`; shared by all keys of a pattern."""
+
+    def __init__(self, nfa: NFA) -> None:
+        self.nfa = nfa
+        self.within = nfa.within_ms
+        self.skip = nfa.skip
+        self._skipping = nfa.skip.kind is not SkipKind.NONE
+        self._final_reachable = _final_reachability(nfa)
+        self._final = nfa.states[0]
+        assert self._final.is_final
+        self.start_takes = _start_takes(nfa.start)
+
+    # -- the step ---------------------------------------------------------------------------
+
+    def quick_start(self, event: Any) -> bool:
+        """True when ``event`` could start a match; lets a key with no state skip all work."""
+        takes = self.start_takes
+        if takes is None:
+            return True
+        for fn in takes:
+            if fn is None or fn(event):
+                return True
+        return False
+
+    def step(self, key_runs: KeyRuns, event: Any, ts: int, seq: int, result: StepResult) -> None:
+        """Advance ``key_runs`` by one event; append what came out to ``result``."""
+        if self.within is not None and key_runs.runs:
+            self._prune_timed_out(key_runs, ts, result)
+        retained: list[Run] = []
+        potential: list[Run] = []
+        for run in key_runs.runs:
+            self._advance(run, False, event, ts, seq, retained, potential)
+        start = Run(self.nfa.start, None, ts, seq)
+        before = len(retained) + len(potential)
+        self._advance(start, True, event, ts, seq, retained, potential)
+        if len(retained) + len(potential) > before:
+            result.started.append(ts)
+        key_runs.runs = retained
+        self._release(key_runs, potential, result)
+
+    def advance_time(self, key_runs: KeyRuns, ts: int, result: StepResult) -> None:
+        """Event time reached ``ts`` with no event: prune by ``within`` and release held matches."""
+        if self.within is not None and key_runs.runs:
+            self._prune_timed_out(key_runs, ts, result)
+        if key_runs.completed:
+            self._release(key_runs, [], result)
+
+    def end_of_input(self, key_runs: KeyRuns, result: StepResult) -> None:
+        """No event will ever come again: partial matches cannot complete, held matches go out.
+
+        Flink keeps such partial matches (and the matches they hold back) forever when there is
+        no ``within``; for a finished log we release them instead (see docs/semantics.md).
+        """
+        key_runs.runs = []
+        if key_runs.completed:
+            self._release(key_runs, [], result)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _prune_timed_out(self, key_runs: KeyRuns, ts: int, result: StepResult) -> None:
+        within = self.within
+        alive = []
+        for run in key_runs.runs:
+            if ts - run.start_ts >= within:  # type: ignore[operator]
+                result.timeouts.append(run)
+            else:
+                alive.append(run)
+        key_runs.runs = alive
+
+    def _advance(
+        self,
+        run: Run,
+        is_start: bool,
+        event: Any,
+        ts: int,
+        seq: int,
+        retained: list[Run],
+        potential: list[Run],
+    ) -> None:
+        node = run.node
+        takes: list[tuple[State, State]] = []
+        ignores: list[State] = []
+        stack = [run.state]
+        while stack:
+            state = stack.pop()
+            for action, target, fn, iterative in state.frozen:
+                if fn is not None and not (fn(event, node) if iterative else fn(event)):
+                    continue
+                if action == _PROCEED:
+                    stack.append(target)
+                elif action == _TAKE:
+                    takes.append((state, target))
+                elif not is_start:
+                    ignores.append(target)
+        for target in ignores:
+            retained.append(Run(target, node, run.start_ts, run.start_seq))
+        for source, target in takes:
+            new_node = BufferNode(source.name, event, ts, seq, node)
+            new_run = Run(target, new_node, run.start_ts, run.start_seq)
+            if target.is_final:
+                potential.append(new_run)
+                continue
+            retained.append(new_run)
+            if self._final_reachable[target.id] and self._proceeds_to_final(target, event, new_node):
+                potential.append(Run(self._final, new_node, run.start_ts, run.start_seq))
+
+    def _proceeds_to_final(self, state: State, event: Any, node: BufferNode) -> bool:
+        stack = [state]
+        seen = set()
+        while stack:
+            current = stack.pop()
+            for action, target, fn, iterative in current.frozen:
+                if action != _PROCEED or target.id in seen:
+                    continue
+                if fn is not None and not (fn(event, node) if iterative else fn(event)):
+                    continue
+                if target.is_final:
+                    return True
+                seen.add(target.id)
+                stack.append(target)
+        return False
+
+    def _release(self, key_runs: KeyRuns, potential: list[Run], result: StepResult) -> None:
+        if not self._skipping:
+            potential.sort(key=_start_order)
+            result.matches.extend(potential)
+            return
+        completed = key_runs.completed
+        if potential:
+            completed.extend(potential)
+            completed.sort(key=_start_order)
+        runs = key_runs.runs
+        while completed:
+            earliest = completed[0]
+            if runs and earliest.start_seq > min(r.start_seq for r in runs):
+                break
+            completed.pop(0)
+            result.matches.append(earliest)
+            point = pruning_point(self.skip, earliest.node)  # type: ignore[arg-type]
+            if point is not None:
+                runs = [r for r in runs if not should_prune(r.start_seq, point)]
+                completed[:] = [c for c in completed if not should_prune(c.start_seq, point)]
+        key_runs.runs = runs
+
+
+def _start_order(run: Run) -> int:
+    return run.start_seq
+
+
+def _start_takes(start: State) -> tuple[Any, ...] | None:
+    """Conditions of the TAKE edges a fresh run can use, for the ``quick_start`` pre-filter.
+
+    None when a conditional PROCEED edge leaves the start (then every event must be tried);
+    an iterative condition counts as "may hold" (None) since it needs a partial match.
+    """
+    found: list[Any] = []
+    stack, seen = [start], {start.id}
+    while stack:
+        state = stack.pop()
+        for action, target, fn, iterative in state.frozen:
+            if action == _TAKE:
+                found.append(None if iterative else fn)
+            elif action == _PROCEED:
+                if fn is not None:
+                    return None
+                if target.id not in seen:
+                    seen.add(target.id)
+                    stack.append(target)
+    return tuple(found)
+
+
+def _final_reachability(nfa: NFA) -> list[bool]:
+    """For each state: can PROCEED edges alone (ignoring conditions) reach the final state?"""
+    reach = [False] * len(nfa.states)
+    changed = True
+    while changed:
+        changed = False
+        for state in nfa.states:
+            if reach[state.id]:
+                continue
+            for action, target, _fn, _it in state.frozen:
+                if action == _PROCEED and (target.is_final or reach[target.id]):
+                    reach[state.id] = True
+                    changed = True
+                    break
+    return reach

@@ -1,0 +1,111 @@
+"""What the NFA compiler takes as input: a pattern as plain, frozen data.
+
+This is the NFA's own vocabulary, close to Flink's Pattern API (elements with a condition, a
+quantifier and a consuming strategy; groups of elements), so that ``cep.nfa`` depends on nothing
+above it. The language front end (``cep.lang``) translates its AST into these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Union
+
+
+class Consuming(str, Enum):
+    """How an element's events may be separated from what came before (Flink's strategies)."""
+
+    STRICT = "strict"  # `next`: the very next event
+    SKIP_TILL_NEXT = "skip_till_next"  # `then`: skip events until the next one that matches
+    SKIP_TILL_ANY = "skip_till_any"  # `then any`: every matching event may start a branch
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A compiled predicate on an event.
+
+    ``fn(event)`` when ``iterative`` is false. When it is true the condition also reads the
+    partial match (``VAR.field`` of other variables) and is called ``fn(event, node)`` where
+    ``node`` is the partial match's last shared-buffer node (see ``cep.nfa.buffer``).
+    ``text`` is the source text, shown by ``cep explain`` and in error messages.
+    """
+
+    fn: Callable[..., bool]
+    iterative: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Times:
+    """How many times an element occurs: ``max`` None means unbounded."""
+
+    min: int = 1
+    max: int | None = 1
+
+    @property
+    def optional(self) -> bool:
+        return self.min == 0
+
+    @property
+    def looping(self) -> bool:
+        return self.max is None
+
+
+ONCE = Times(1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    """One pattern variable: a condition, how often it occurs and how it is joined.
+
+    ``consuming`` relates the element's first event to what precedes it; ``inner`` relates the
+    iterations of a quantified element to one another (relaxed by default, as in Flink).
+    A ``condition`` of None accepts every event.
+    """
+
+    name: str
+    condition: Condition | None = None
+    times: Times = ONCE
+    consuming: Consuming = Consuming.SKIP_TILL_NEXT
+    inner: Consuming = Consuming.SKIP_TILL_NEXT
+
+
+@dataclass(frozen=True, slots=True)
+class GroupElement:
+    """A parenthesised sub-sequence, itself quantifiable: ``(a then b)+``."""
+
+    body: tuple["Node", ...]
+    times: Times = ONCE
+    consuming: Consuming = Consuming.SKIP_TILL_NEXT
+    inner: Consuming = Consuming.SKIP_TILL_NEXT
+    name: str = field(default="", compare=False)
+
+
+Node = Union[Element, GroupElement]
+
+
+class SkipKind(str, Enum):
+    NONE = "none"
+    TO_NEXT = "to next"
+    PAST_LAST = "past last"
+    TO_FIRST = "to first"
+    TO_LAST = "to last"
+
+
+@dataclass(frozen=True, slots=True)
+class SkipStrategy:
+    """After-match skip strategy (Flink's AfterMatchSkipStrategy; SQL's AFTER MATCH SKIP)."""
+
+    kind: SkipKind = SkipKind.PAST_LAST
+    var: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatternSpec:
+    """A whole sequence pattern: its elements in order, the time bound and the skip strategy."""
+
+    elements: tuple[Node, ...]
+    within_ms: int | None = None
+    skip: SkipStrategy = SkipStrategy()
+    name: str = ""
+    extra: Any = field(default=None, compare=False)
