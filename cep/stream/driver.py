@@ -1,0 +1,324 @@
+"""The keyed event-time operator: owns time so the processor (the NFA) never reads a clock.
+
+:class:`EventTimeDriver` sits between a source and a :class:`KeyedProcessor`. It
+
+1. reads each event's time (``time_of``) and key (``key_of``),
+2. rejects late events (``ts <= watermark``; the caller counts and writes them),
+3. buffers on-time events until the watermark passes them,
+4. then hands events and due timers to the processor in event-time order.
+
+Ordering contract, for every time ``T`` the watermark passes:
+
+* timers due at ``T`` fire *before* events with ``ts == T`` (a ``within`` deadline at ``T``
+  must prune partial matches before an event at ``T`` can extend them);
+* events with equal ``ts`` are processed in arrival order;
+* timers with equal ``ts`` fire in registration order;
+* a timer registered for a time the watermark has already passed (typically ``T`` itself,
+  from inside a callback at ``T``) fires next, before anything later.
+
+Without ``time_of`` (no time clause) events are processed at once in arrival order with
+``ts`` = arrival index (0, 1, 2, ...); nothing is buffered or late, and timers are measured in
+events: a timer at ``n`` fires before the event with index ``n``.
+
+Callbacks must not call :meth:`EventTimeDriver.add`, :meth:`~EventTimeDriver.advance_watermark`
+or :meth:`~EventTimeDriver.finish`; they may register and delete timers.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+from typing import Any, Callable, Hashable, Protocol
+
+from cep.errors import SnapshotError
+from cep.state.timers import TimerService
+from cep.stream.reorder import ReorderBuffer
+from cep.stream.watermarks import END_OF_TIME, MIN_WATERMARK
+
+__all__ = [
+    "SNAPSHOT_FORMAT",
+    "SNAPSHOT_VERSION",
+    "KeyedProcessor",
+    "TimerContext",
+    "EventTimeDriver",
+    "encode_key",
+    "decode_key",
+]
+
+SNAPSHOT_FORMAT = "cep.driver"
+SNAPSHOT_VERSION = 1
+
+_NO_TIMER = END_OF_TIME + 1  # later than any watermark, so "next timer due?" is one compare
+
+
+class TimerContext(Protocol):
+    """What a processor may ask of the operator that drives it."""
+
+    @property
+    def watermark(self) -> int: ...
+
+    def register_timer(self, key: Hashable, ts: int) -> None: ...
+
+    def delete_timer(self, key: Hashable, ts: int) -> None: ...
+
+
+class KeyedProcessor(Protocol):
+    """Per-key logic driven in event-time order (the NFA implements this).
+
+    ``bind`` is called once by the driver's constructor with the :class:`TimerContext` to use
+    for timers. ``snapshot`` returns JSON-able data (use :func:`encode_key` for keys) that
+    ``restore`` accepts on a freshly bound processor.
+    """
+
+    def bind(self, timers: TimerContext) -> None: ...
+
+    def on_event(self, key: Hashable, ts: int, event: Any) -> None: ...
+
+    def on_timer(self, key: Hashable, ts: int) -> None: ...
+
+    def snapshot(self) -> Any: ...
+
+    def restore(self, data: Any) -> None: ...
+
+
+def encode_key(key: Hashable) -> Any:
+    """Make a key JSON-able: scalars stay, tuples become ``{"t": [...]}`` (recursively).
+
+    A dict can never be a key (it is unhashable), so a dict in the encoded form is always a
+    tuple, and :func:`decode_key` gives back exactly the original, tuple-ness included.
+    """
+    kind = type(key)
+    if kind is tuple:
+        return {"t": [encode_key(k) for k in key]}
+    if key is None or kind is str or kind is int or kind is float or kind is bool:
+        return key
+    raise SnapshotError(
+        f"key {key!r} of type {kind.__name__} cannot be snapshotted; "
+        "keys must be str, int, float, bool, None or tuples of those"
+    )
+
+
+def decode_key(data: Any) -> Hashable:
+    """Inverse of :func:`encode_key`."""
+    if type(data) is dict:
+        try:
+            items = data["t"]
+        except KeyError:
+            raise SnapshotError(f"corrupt encoded key {data!r}") from None
+        return tuple(decode_key(x) for x in items)
+    if type(data) is list:
+        raise SnapshotError(f"corrupt encoded key {data!r}: lists are not keys")
+    return data
+
+
+class EventTimeDriver:
+    """Keyed event-time operator; see the module docstring for the ordering contract."""
+
+    def __init__(
+        self,
+        processor: KeyedProcessor,
+        *,
+        time_of: Callable[[Any], int] | None,
+        key_of: Callable[[Any], Hashable],
+        lateness_ms: int | None = None,
+    ) -> None:
+        if lateness_ms is not None and (type(lateness_ms) is not int or lateness_ms < 0):
+            raise ValueError(f"lateness_ms must be a non-negative int, got {lateness_ms!r}")
+        self._processor = processor
+        self._time_of = time_of
+        self._key_of = key_of
+        self._lateness = (lateness_ms or 0) if time_of is not None else None
+        self._lateness1 = (lateness_ms or 0) + 1
+        self._on_event = processor.on_event
+        self._on_timer = processor.on_timer
+        self._buffer = ReorderBuffer()
+        self._heap = self._buffer.entries  # the hot loop pushes/pops this list directly
+        self._timers = TimerService()
+        self._next_timer = _NO_TIMER
+        self._seq = 0  # next arrival sequence; only accepted events get one
+        self._max_ts = MIN_WATERMARK
+        self._wm = MIN_WATERMARK
+        self.late = 0
+        # Pick the add() variant once; the instance attribute shadows the method below and
+        # saves a mode test per event.
+        self.add = self._add_timed if time_of is not None else self._add_arrival
+        processor.bind(self)
+
+    # -- public surface ------------------------------------------------------------------
+
+    def add(self, event: Any) -> bool:
+        """Feed one event; True if accepted, False if late (the processor never sees it).
+
+        :class:`~cep.errors.EventTimeError` from ``time_of`` (and errors from ``key_of``)
+        propagate so the caller can dead-letter the event.
+        """
+        return self.add(event)  # replaced per instance in __init__
+
+    @property
+    def watermark(self) -> int:
+        return self._wm
+
+    @property
+    def accepted(self) -> int:
+        """Events accepted so far (equal to the arrival sequence, which only they advance)."""
+        return self._seq
+
+    @property
+    def buffered(self) -> int:
+        return len(self._heap)
+
+    @property
+    def pending_timers(self) -> int:
+        return len(self._timers)
+
+    def register_timer(self, key: Hashable, ts: int) -> None:
+        """Call ``processor.on_timer(key, ts)`` once the watermark reaches ``ts``."""
+        if type(ts) is not int or not MIN_WATERMARK < ts <= END_OF_TIME:
+            raise ValueError(f"timer time must be an int in the watermark range, got {ts!r}")
+        if self._timers.register(key, ts) and ts < self._next_timer:
+            self._next_timer = ts
+
+    def delete_timer(self, key: Hashable, ts: int) -> None:
+        """Cancel a timer; a no-op if it does not exist."""
+        if self._timers.delete(key, ts) and ts == self._next_timer:
+            nxt = self._timers.peek()
+            self._next_timer = _NO_TIMER if nxt is None else nxt
+
+    def advance_watermark(self, watermark: int) -> None:
+        """Move the watermark forward (never back) and process everything now due."""
+        if watermark > self._wm:
+            self._wm = watermark
+        self._release(self._wm)
+
+    def finish(self) -> None:
+        """End of bounded input: release every buffered event and fire every timer."""
+        self.advance_watermark(END_OF_TIME)
+
+    # -- hot path ------------------------------------------------------------------------
+
+    def _add_timed(self, event: Any) -> bool:
+        ts = self._time_of(event)
+        if ts <= self._wm:
+            self.late += 1
+            return False
+        key = self._key_of(event)
+        seq = self._seq
+        self._seq = seq + 1
+        heap = self._heap
+        heappush(heap, (ts, seq, key, event))
+        if ts > self._max_ts:
+            self._max_ts = ts
+            wm = ts - self._lateness1
+            if wm > self._wm:
+                self._wm = wm
+                # Inline release of the common case (events only, no timer due). The event
+                # just pushed has ts > wm, so the heap cannot run empty in this loop.
+                top = heap[0]
+                while top[0] <= wm:
+                    if self._next_timer <= top[0]:
+                        self._release(wm)  # a timer comes first: take the general path
+                        return True
+                    heappop(heap)
+                    self._on_event(top[2], top[0], top[3])
+                    top = heap[0]
+                if self._next_timer <= wm:
+                    self._release(wm)
+        return True
+
+    def _add_arrival(self, event: Any) -> bool:
+        key = self._key_of(event)
+        ts = self._seq
+        self._seq = ts + 1
+        if self._next_timer <= ts:
+            self._release(ts)  # timers at ts fire before the event at ts
+        self._wm = ts
+        self._on_event(key, ts, event)
+        if self._next_timer <= ts:
+            self._release(ts)  # timers the event registered for ts itself
+        return True
+
+    def _release(self, wm: int) -> None:
+        """Process buffered events and timers with time <= wm, timers first at equal time."""
+        heap = self._heap
+        on_event = self._on_event
+        while True:
+            nt = self._next_timer
+            if heap:
+                entry = heap[0]
+                ts = entry[0]
+                if nt > ts:
+                    if ts > wm:
+                        return
+                    heappop(heap)
+                    on_event(entry[2], ts, entry[3])
+                    continue
+            if nt > wm:
+                return
+            self._fire_next_timer()
+
+    def _fire_next_timer(self) -> None:
+        timers = self._timers
+        ts, key = timers.pop()
+        nxt = timers.peek()
+        # Update before the callback so timers it registers or deletes see a true state.
+        self._next_timer = _NO_TIMER if nxt is None else nxt
+        self._on_timer(key, ts)
+
+    # -- snapshot ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole operator as a JSON-able dict; see docs/state-format.md."""
+        self._buffer.seq = self._seq
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "mode": "arrival" if self._time_of is None else "event_time",
+            "lateness_ms": self._lateness,
+            "watermark": {"max_ts": self._max_ts, "current": self._wm},
+            "seq": self._seq,
+            "late": self.late,
+            "buffer": self._buffer.snapshot(encode_key)["entries"],
+            "timers": self._timers.snapshot(encode_key),
+            "processor": self._processor.snapshot(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Replace all state with a :meth:`snapshot` (usually after ``json.loads``).
+
+        The configured lateness applies from here on; the restored watermark is kept as is,
+        since a watermark never goes backwards.
+        """
+        if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+            raise SnapshotError(f"not a {SNAPSHOT_FORMAT} snapshot")
+        version = data.get("version")
+        if version != SNAPSHOT_VERSION:
+            raise SnapshotError(
+                f"unsupported {SNAPSHOT_FORMAT} snapshot version {version!r}; "
+                f"this cep reads version {SNAPSHOT_VERSION}"
+            )
+        mode = "arrival" if self._time_of is None else "event_time"
+        if data.get("mode") != mode:
+            raise SnapshotError(
+                f"snapshot was taken in {data.get('mode')!r} mode but this driver runs in "
+                f"{mode!r} mode (was the time clause added or removed?)"
+            )
+        try:
+            wm = data["watermark"]
+            max_ts, current = wm["max_ts"], wm["current"]
+            seq, late = data["seq"], data["late"]
+            for name, value in (("max_ts", max_ts), ("current", current), ("seq", seq),
+                                ("late", late)):
+                if type(value) is not int:
+                    raise SnapshotError(f"snapshot field {name!r} must be an int, got {value!r}")
+            self._buffer.restore({"seq": seq, "entries": data["buffer"]}, decode_key)
+            self._timers.restore(data["timers"], decode_key)
+            processor_data = data["processor"]
+        except (KeyError, TypeError) as exc:
+            raise SnapshotError(f"corrupt {SNAPSHOT_FORMAT} snapshot: {exc!r}") from exc
+        self._heap = self._buffer.entries
+        nxt = self._timers.peek()
+        self._next_timer = _NO_TIMER if nxt is None else nxt
+        self._seq = seq
+        self._max_ts = max_ts
+        self._wm = current
+        self.late = late
+        self._processor.restore(processor_data)
