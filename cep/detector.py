@@ -10,7 +10,7 @@ events go; the detector itself never does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from cep.errors import EventError, SnapshotError
 from cep.lang.compiler import CompiledPattern
@@ -27,8 +27,10 @@ SNAPSHOT_FORMAT = "cep.detector"
 SNAPSHOT_VERSION = 1
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Stats:
+    """Counts since the detector started (restored from snapshots too)."""
+
     events: int = 0
     accepted: int = 0
     late: int = 0
@@ -49,7 +51,6 @@ class _PatternRunner:
             key_of=pattern.key_of,
             lateness_ms=pattern.lateness_ms if pattern.time_of is not None else None,
         )
-        self.operator.bind(self.driver)
 
     def _on_match(self, key: Hashable, node: BufferNode, ts: int) -> None:
         p = self.pattern
@@ -63,33 +64,63 @@ class Detector:
     """Runs a set of compiled patterns over events from named streams."""
 
     def __init__(self, patterns: Sequence[CompiledPattern], on_match: Callable[[Match], None]) -> None:
-        self.stats = Stats()
         self._on_match = on_match
+        self._matches = 0
+        self._invalid = 0
+        # Streams read by several patterns keep their own counts; a stream read by one pattern
+        # is counted by that pattern's driver, which keeps the per-event path short.
+        self._shared_counts: dict[str, list[int]] = {}
         self.runners = [_PatternRunner(p, self._emit) for p in patterns]
         self._by_stream: dict[str, list[_PatternRunner]] = {}
         for runner in self.runners:
             self._by_stream.setdefault(runner.pattern.stream, []).append(runner)
+        self._single = {s: r[0].driver.add for s, r in self._by_stream.items() if len(r) == 1}
+        for stream, runners in self._by_stream.items():
+            if len(runners) > 1:
+                self._shared_counts[stream] = [0, 0]  # accepted, late
 
     @property
     def streams(self) -> tuple[str, ...]:
         return tuple(self._by_stream)
 
+    @property
+    def stats(self) -> Stats:
+        accepted = late = 0
+        for stream, runners in self._by_stream.items():
+            counts = self._shared_counts.get(stream)
+            if counts is None:
+                accepted += runners[0].driver.accepted
+                late += runners[0].driver.late
+            else:
+                accepted += counts[0]
+                late += counts[1]
+        return Stats(accepted + late + self._invalid, accepted, late, self._invalid, self._matches)
+
     def _emit(self, match: Match) -> None:
-        self.stats.matches += 1
+        self._matches += 1
         self._on_match(match)
 
     def feed(self, stream: str, event: Any) -> int:
         """Offer one event; returns ACCEPTED or LATE, raises EventError when it is unusable.
 
         An event late for some patterns but not others counts as accepted; it reaches only the
-        patterns for which it is on time.
+        patterns for which it is on time. A stream no pattern reads accepts and ignores events.
         """
-        stats = self.stats
-        stats.events += 1
+        add = self._single.get(stream)
+        if add is not None and event.__class__ is dict:
+            try:
+                return ACCEPTED if add(event) else LATE
+            except EventError:
+                self._invalid += 1
+                raise
+        return self._feed_shared(stream, event)
+
+    def _feed_shared(self, stream: str, event: Any) -> int:
         if event.__class__ is not dict:
-            stats.invalid += 1
+            self._invalid += 1
             raise EventError(f"event is not a JSON object (got {type(event).__name__})")
         runners = self._by_stream.get(stream, ())
+        counts = self._shared_counts.setdefault(stream, [0, 0])
         on_time = False
         errors: list[str] = []
         for runner in runners:
@@ -97,14 +128,14 @@ class Detector:
                 if runner.driver.add(event):
                     on_time = True
             except EventError as exc:
-                errors.append(str(exc) if len(runners) == 1 else f"{runner.pattern.name}: {exc}")
+                errors.append(f"{runner.pattern.name}: {exc}")
         if errors and not on_time:
-            stats.invalid += 1
+            self._invalid += 1
             raise EventError("; ".join(errors))
         if on_time or not runners:
-            stats.accepted += 1
+            counts[0] += 1
             return ACCEPTED
-        stats.late += 1
+        counts[1] += 1
         return LATE
 
     def advance_watermark(self, watermark: int) -> None:
@@ -123,7 +154,7 @@ class Detector:
         return {
             "format": SNAPSHOT_FORMAT,
             "version": SNAPSHOT_VERSION,
-            "stats": [self.stats.events, self.stats.accepted, self.stats.late, self.stats.invalid, self.stats.matches],
+            "counts": {"matches": self._matches, "invalid": self._invalid, "shared": self._shared_counts},
             "patterns": {r.pattern.name: r.driver.snapshot() for r in self.runners},
         }
 
@@ -135,19 +166,8 @@ class Detector:
             raise SnapshotError(f"snapshot has no state for pattern(s): {', '.join(missing)}")
         for runner in self.runners:
             runner.driver.restore(data["patterns"][runner.pattern.name])
-        self.stats = Stats(*data["stats"])
+        counts = data["counts"]
+        self._matches = counts["matches"]
+        self._invalid = counts["invalid"]
+        self._shared_counts = {k: list(v) for k, v in counts["shared"].items()}
 
-
-def run_events(
-    patterns: Sequence[CompiledPattern], events: Iterable[tuple[str, Any]]
-) -> list[Match]:
-    """Feed ``(stream, event)`` pairs to a fresh detector, finish, return the matches."""
-    out: list[Match] = []
-    detector = Detector(patterns, out.append)
-    for stream, event in events:
-        try:
-            detector.feed(stream, event)
-        except EventError:
-            pass
-    detector.finish()
-    return out

@@ -19,6 +19,7 @@ from cep.errors import SnapshotError
 from cep.nfa.buffer import BufferNode, NodeEncoder, decode_nodes
 from cep.nfa.runtime import KeyRuns, Matcher, Run, StepResult
 from cep.nfa.states import NFA
+from cep.stream.driver import decode_key, encode_key
 
 MatchCallback = Callable[[Hashable, BufferNode, int], None]
 """Called as ``on_match(key, last_node, time)`` for each released match."""
@@ -41,8 +42,6 @@ class NFAOperator:
         *,
         on_timeout: MatchCallback | None = None,
         where: Callable[[Any], bool] | None = None,
-        encode_key: Callable[[Hashable], Any] = lambda k: k,
-        decode_key: Callable[[Any], Hashable] = lambda k: k,
     ) -> None:
         self.nfa = nfa
         self.matcher = Matcher(nfa)
@@ -53,29 +52,41 @@ class NFAOperator:
         self.timers: TimerRegistry | None = None
         self.seq = 0
         self.timed_out = 0
-        self._encode_key = encode_key
-        self._decode_key = decode_key
+        self.on_event = self._make_on_event()
 
     def bind(self, timers: TimerRegistry) -> None:
-        """Give the operator the driver's timer service (set once, before events flow)."""
+        """Called by the event-time driver with its timer service, before events flow."""
         self.timers = timers
 
     # -- KeyedProcessor -------------------------------------------------------------------------
 
-    def on_event(self, key: Hashable, ts: int, event: Any) -> None:
+    def _make_on_event(self) -> Callable[[Hashable, int, Any], None]:
+        """Build the per-event entry point with the pattern's fixed choices baked in.
+
+        Nearly every event belongs to a key with no partial match and cannot start one, so
+        that case must cost a dict probe and one condition call, nothing more.
+        """
         where = self.where
-        if where is not None and not where(event):
-            return
-        seq = self.seq
-        self.seq = seq + 1
-        key_runs = self.keys.get(key)
-        if key_runs is None:
-            if not self.matcher.quick_start(event):
+        keys = self.keys
+        step = self.matcher.step
+        settle = self._settle
+        start_ok = _start_filter(self.matcher.start_takes)
+
+        def on_event(key: Hashable, ts: int, event: Any) -> None:
+            if where is not None and not where(event):
                 return
-            key_runs = KeyRuns()
-        result = StepResult()
-        self.matcher.step(key_runs, event, ts, seq, result)
-        self._settle(key, key_runs, result, ts)
+            key_runs = keys.get(key)
+            if key_runs is None:
+                if start_ok is not None and not start_ok(event):
+                    return
+                key_runs = KeyRuns()
+            seq = self.seq
+            self.seq = seq + 1
+            result = StepResult()
+            step(key_runs, event, ts, seq, result)
+            settle(key, key_runs, result, ts)
+
+        return on_event
 
     def on_timer(self, key: Hashable, ts: int) -> None:
         key_runs = self.keys.get(key)
@@ -124,7 +135,7 @@ class NFAOperator:
         def runs(items: list[Run]) -> list[list[Any]]:
             return [[r.state.id, encoder.encode(r.node), r.start_ts, r.start_seq] for r in items]
 
-        keys = [[self._encode_key(k), runs(v.runs), runs(v.completed)] for k, v in self.keys.items()]
+        keys = [[encode_key(k), runs(v.runs), runs(v.completed)] for k, v in self.keys.items()]
         return {
             "format": SNAPSHOT_FORMAT,
             "version": SNAPSHOT_VERSION,
@@ -154,11 +165,20 @@ class NFAOperator:
         def runs(items: list[list[Any]]) -> list[Run]:
             return [Run(states[s], None if n < 0 else nodes[n], st, sq) for s, n, st, sq in items]
 
-        self.keys = {}
+        self.keys.clear()  # the same dict object: on_event holds a reference to it
         for key, live, completed in data["keys"]:
             key_runs = KeyRuns()
             key_runs.runs = runs(live)
             key_runs.completed = runs(completed)
-            self.keys[self._decode_key(key)] = key_runs
+            self.keys[decode_key(key)] = key_runs
         self.seq = data["seq"]
         self.timed_out = data.get("timed_out", 0)
+
+
+def _start_filter(takes: tuple[Any, ...] | None) -> Callable[[Any], bool] | None:
+    """One function telling whether an event may start a match; None: try every event."""
+    if takes is None or any(fn is None for fn in takes):
+        return None
+    if len(takes) == 1:
+        return takes[0]
+    return lambda event: any(fn(event) for fn in takes)

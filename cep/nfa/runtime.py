@@ -81,16 +81,6 @@ class Matcher:
 
     # -- the step ---------------------------------------------------------------------------
 
-    def quick_start(self, event: Any) -> bool:
-        """True when ``event`` could start a match; lets a key with no state skip all work."""
-        takes = self.start_takes
-        if takes is None:
-            return True
-        for fn in takes:
-            if fn is None or fn(event):
-                return True
-        return False
-
     def step(self, key_runs: KeyRuns, event: Any, ts: int, seq: int, result: StepResult) -> None:
         """Advance ``key_runs`` by one event; append what came out to ``result``."""
         if self.within is not None and key_runs.runs:
