@@ -73,11 +73,11 @@ def engine(path: Path) -> int:
     patterns = cep.load_patterns([PATTERN])
     alerts = []
     detector = Detector(patterns, alerts.append)
-    feed = detector.feed
+    feed = detector.feeder("transactions")
     loads = orjson.loads
     with path.open("rb") as f:
         for line in f:
-            feed("transactions", loads(line))
+            feed(loads(line))
     detector.finish()
     return len(alerts)
 

@@ -115,6 +115,26 @@ class Detector:
                 raise
         return self._feed_shared(stream, event)
 
+    def feeder(self, stream: str) -> Callable[[Any], int]:
+        """A function feeding one stream, equivalent to ``feed(stream, event)`` but faster.
+
+        Replay calls it once per input line, so the per-event path skips the stream lookup.
+        """
+        add = self._single.get(stream)
+        if add is None:
+            return lambda event: self._feed_shared(stream, event)
+
+        def feed_one(event: Any) -> int:
+            if event.__class__ is not dict:
+                return self._feed_shared(stream, event)
+            try:
+                return ACCEPTED if add(event) else LATE
+            except EventError:
+                self._invalid += 1
+                raise
+
+        return feed_one
+
     def _feed_shared(self, stream: str, event: Any) -> int:
         if event.__class__ is not dict:
             self._invalid += 1

@@ -141,8 +141,7 @@ def _replay_one(
 ) -> tuple[int, int]:
     """Feed one input to the detector; returns (lines read, lines dead-lettered)."""
     dead_count = 0
-    feed = detector.feed
-    stream = binding.stream
+    feed = detector.feeder(binding.stream)
     with open_input(binding.path, format=args.format) as source:
         label = "stdin" if binding.path == "-" else binding.path
         show = not (args.no_progress or args.quiet)
@@ -159,7 +158,7 @@ def _replay_one(
                         write_dead_letter(dead, record, record.error or "unusable line")
                     continue
                 try:
-                    status = feed(stream, event)
+                    status = feed(event)
                 except EventError as exc:
                     dead_count += 1
                     if dead is not None:

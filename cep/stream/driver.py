@@ -197,7 +197,8 @@ class EventTimeDriver:
 
     def _add_timed(self, event: Any) -> bool:
         ts = self._time_of(event)
-        if ts <= self._wm:
+        wm = self._wm
+        if ts <= wm:
             self.late += 1
             return False
         key = self._key_of(event)
@@ -207,21 +208,21 @@ class EventTimeDriver:
         heappush(heap, (ts, seq, key, event))
         if ts > self._max_ts:
             self._max_ts = ts
-            wm = ts - self._lateness1
-            if wm > self._wm:
-                self._wm = wm
-                # Inline release of the common case (events only, no timer due). The event
-                # just pushed has ts > wm, so the heap cannot run empty in this loop.
-                top = heap[0]
-                while top[0] <= wm:
-                    if self._next_timer <= top[0]:
-                        self._release(wm)  # a timer comes first: take the general path
-                        return True
-                    heappop(heap)
-                    self._on_event(top[2], top[0], top[3])
-                    top = heap[0]
-                if self._next_timer <= wm:
-                    self._release(wm)
+            new_wm = ts - self._lateness1
+            if new_wm > wm:
+                self._wm = new_wm
+                if self._next_timer <= new_wm:
+                    self._release(new_wm)
+                else:
+                    # The common case, inlined: no timer due, release what the new watermark
+                    # passed. Saves a call per event on the hottest path of the engine.
+                    on_event = self._on_event
+                    while heap and heap[0][0] <= new_wm:
+                        entry = heappop(heap)
+                        on_event(entry[2], entry[0], entry[3])
+                        if self._next_timer <= new_wm:  # the processor registered a due timer
+                            self._release(new_wm)
+                            break
         return True
 
     def _add_arrival(self, event: Any) -> bool:
