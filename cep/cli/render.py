@@ -26,7 +26,7 @@ from rich.table import Table
 from cep.errors import PatternError
 from cep.match import Match
 
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a caret line
 
 
 def stdout_is_terminal() -> bool:
