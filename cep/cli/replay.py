@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from cep.cli import render
 from cep.connectors import JsonLinesWriter, open_input, write_dead_letter
-from cep.detector import LATE, Detector
+from cep.detector import Detector
 from cep.errors import CepError, EventError
 from cep.lang.compiler import CompiledPattern
 from cep.lang.load import load_files
@@ -158,13 +158,13 @@ def _replay_one(
                         write_dead_letter(dead, record, record.error or "unusable line")
                     continue
                 try:
-                    status = feed(event)
+                    on_time = feed(event)
                 except EventError as exc:
                     dead_count += 1
                     if dead is not None:
                         write_dead_letter(dead, record, str(exc))
                     continue
-                if status == LATE and late is not None:
+                if not on_time and late is not None:
                     late.write(event)
             progress.update(source.bytes_read, count)
     return count, dead_count

@@ -29,7 +29,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 from typing import Any, Callable, Hashable, Protocol
 
-from cep.errors import SnapshotError
+from cep.errors import EventError, SnapshotError
 from cep.state.timers import TimerService
 from cep.stream.reorder import ReorderBuffer
 from cep.stream.watermarks import END_OF_TIME, MIN_WATERMARK
@@ -131,13 +131,16 @@ class EventTimeDriver:
         self._on_event = processor.on_event
         self._on_timer = processor.on_timer
         self._buffer = ReorderBuffer()
-        self._heap = self._buffer.entries  # the hot loop pushes/pops this list directly
+        # The hot loop appends to / pushes on the buffer's two structures directly.
+        self._run = self._buffer.run
+        self._heap = self._buffer.heap
         self._timers = TimerService()
         self._next_timer = _NO_TIMER
         self._seq = 0  # next arrival sequence; only accepted events get one
         self._max_ts = MIN_WATERMARK
         self._wm = MIN_WATERMARK
         self.late = 0
+        self.invalid = 0  # events whose time or key could not be read (the caller dead-letters)
         # Pick the add() variant once; the instance attribute shadows the method below and
         # saves a mode test per event.
         self.add = self._add_timed if time_of is not None else self._add_arrival
@@ -164,7 +167,7 @@ class EventTimeDriver:
 
     @property
     def buffered(self) -> int:
-        return len(self._heap)
+        return len(self._buffer)
 
     @property
     def pending_timers(self) -> int:
@@ -196,32 +199,40 @@ class EventTimeDriver:
     # -- hot path ------------------------------------------------------------------------
 
     def _add_timed(self, event: Any) -> bool:
-        ts = self._time_of(event)
-        wm = self._wm
-        if ts <= wm:
-            self.late += 1
-            return False
-        key = self._key_of(event)
+        try:
+            ts = self._time_of(event)
+            wm = self._wm
+            if ts <= wm:
+                self.late += 1
+                return False
+            key = self._key_of(event)
+        except EventError:
+            self.invalid += 1
+            raise
         seq = self._seq
         self._seq = seq + 1
-        heap = self._heap
-        heappush(heap, (ts, seq, key, event))
+        run = self._run
+        if not run or ts >= run[-1][0]:
+            run.append((ts, seq, key, event))
+        else:
+            heappush(self._heap, (ts, seq, key, event))
         if ts > self._max_ts:
             self._max_ts = ts
             new_wm = ts - self._lateness1
             if new_wm > wm:
                 self._wm = new_wm
-                if self._next_timer <= new_wm:
+                if self._heap or self._next_timer <= new_wm:
                     self._release(new_wm)
                 else:
-                    # The common case, inlined: no timer due, release what the new watermark
-                    # passed. Saves a call per event on the hottest path of the engine.
+                    # The common case, inlined: events in order, no timer due. Release what
+                    # the new watermark passed with a popleft each, no call per event.
                     on_event = self._on_event
-                    while heap and heap[0][0] <= new_wm:
-                        entry = heappop(heap)
+                    popleft = run.popleft
+                    while run and run[0][0] <= new_wm:
+                        entry = popleft()
                         on_event(entry[2], entry[0], entry[3])
-                        if self._next_timer <= new_wm:  # the processor registered a due timer
-                            self._release(new_wm)
+                        if self._heap or self._next_timer <= new_wm:
+                            self._release(new_wm)  # the processor registered a due timer
                             break
         return True
 
@@ -239,19 +250,30 @@ class EventTimeDriver:
 
     def _release(self, wm: int) -> None:
         """Process buffered events and timers with time <= wm, timers first at equal time."""
+        run = self._run
         heap = self._heap
         on_event = self._on_event
         while True:
             nt = self._next_timer
-            if heap:
-                entry = heap[0]
-                ts = entry[0]
-                if nt > ts:
-                    if ts > wm:
-                        return
-                    heappop(heap)
-                    on_event(entry[2], ts, entry[3])
-                    continue
+            if run or heap:
+                if run and (not heap or run[0] < heap[0]):  # arrival seqs are unique
+                    entry = run[0]
+                    ts = entry[0]
+                    if nt > ts:
+                        if ts > wm:
+                            return
+                        run.popleft()
+                        on_event(entry[2], ts, entry[3])
+                        continue
+                else:
+                    entry = heap[0]
+                    ts = entry[0]
+                    if nt > ts:
+                        if ts > wm:
+                            return
+                        heappop(heap)
+                        on_event(entry[2], ts, entry[3])
+                        continue
             if nt > wm:
                 return
             self._fire_next_timer()
@@ -277,6 +299,7 @@ class EventTimeDriver:
             "watermark": {"max_ts": self._max_ts, "current": self._wm},
             "seq": self._seq,
             "late": self.late,
+            "invalid": self.invalid,
             "buffer": self._buffer.snapshot(encode_key)["entries"],
             "timers": self._timers.snapshot(encode_key),
             "processor": self._processor.snapshot(),
@@ -315,11 +338,13 @@ class EventTimeDriver:
             processor_data = data["processor"]
         except (KeyError, TypeError) as exc:
             raise SnapshotError(f"corrupt {SNAPSHOT_FORMAT} snapshot: {exc!r}") from exc
-        self._heap = self._buffer.entries
+        self._run = self._buffer.run
+        self._heap = self._buffer.heap
         nxt = self._timers.peek()
         self._next_timer = _NO_TIMER if nxt is None else nxt
         self._seq = seq
         self._max_ts = max_ts
         self._wm = current
         self.late = late
+        self.invalid = data.get("invalid", 0)
         self._processor.restore(processor_data)
