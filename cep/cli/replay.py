@@ -12,15 +12,12 @@ import argparse
 import time
 from dataclasses import dataclass
 from cep.cli import render
-from cep.connectors import JsonLinesWriter, open_input, write_dead_letter
+from cep.connectors import InputRecord, JsonLinesWriter, dead_letter_record, open_input
 from cep.detector import Detector
-from cep.errors import CepError, EventError
+from cep.errors import CepError
 from cep.lang.compiler import CompiledPattern
 from cep.lang.load import load_files
 from cep.match import Match
-
-PROGRESS_EVERY = 4096
-
 
 class UsageError(CepError):
     """The command line does not make sense (exit code 2)."""
@@ -141,31 +138,21 @@ def _replay_one(
 ) -> tuple[int, int]:
     """Feed one input to the detector; returns (lines read, lines dead-lettered)."""
     dead_count = 0
-    feed = detector.feeder(binding.stream)
+
+    def on_error(line: int, raw: bytes | str, reason: str) -> None:
+        nonlocal dead_count
+        dead_count += 1
+        if dead is not None:
+            dead.write(dead_letter_record(InputRecord(line, raw, None, reason)))
+
     with open_input(binding.path, format=args.format) as source:
         label = "stdin" if binding.path == "-" else binding.path
         show = not (args.no_progress or args.quiet)
         with render.ReplayProgress(label, source.total_bytes, show) as progress:
-            count = 0
-            for record in source:
-                count += 1
-                if count % PROGRESS_EVERY == 0:
-                    progress.update(source.bytes_read, count)
-                event = record.event
-                if event is None:
-                    dead_count += 1
-                    if dead is not None:
-                        write_dead_letter(dead, record, record.error or "unusable line")
-                    continue
-                try:
-                    on_time = feed(event)
-                except EventError as exc:
-                    dead_count += 1
-                    if dead is not None:
-                        write_dead_letter(dead, record, str(exc))
-                    continue
-                if not on_time and late is not None:
-                    late.write(event)
-            progress.update(source.bytes_read, count)
-    return count, dead_count
-
+            lines = source.pump(
+                detector.feeder(binding.stream),
+                on_error,
+                late.write if late is not None else None,
+                progress.update,
+            )
+    return lines, dead_count

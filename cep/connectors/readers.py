@@ -20,12 +20,13 @@ import gzip
 import os
 import stat
 import sys
-from typing import IO, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import orjson
 
 from cep.connectors.csv_rows import convert_cell, read_csv
 from cep.connectors.records import InputRecord
+from cep.errors import EventError
 
 __all__ = ["InputRecord", "InputSource", "open_input", "convert_cell", "FORMATS"]
 
@@ -68,6 +69,74 @@ class InputSource:
         if self.format == "csv":
             return read_csv(self._lines())
         return self._read_jsonl()
+
+    def pump(
+        self,
+        consume: Callable[[dict[str, Any]], bool],
+        on_error: Callable[[int, bytes | str, str], None],
+        on_late: Callable[[dict[str, Any]], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Push every event to ``consume`` and return the number of lines read.
+
+        The push form of iteration for the replay hot path: no record object and no generator
+        step per line. ``consume(event)`` returns False for a late event (then ``on_late``
+        gets it); when it raises :class:`~cep.errors.EventError`, or the line is not a JSON
+        object, ``on_error(line_number, raw, reason)`` is called and the run goes on.
+        ``on_progress(bytes_read, lines)`` is called once per block read.
+        """
+        if self.format == "csv":
+            return self._pump_records(iter(self), consume, on_error, on_late, on_progress)
+        loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
+        before = 0
+        for data in self._blocks():
+            lines = data.split(b"\n")
+            if lines[-1] == b"":
+                lines.pop()
+            number = before
+            for raw in lines:
+                number += 1
+                try:
+                    event = loads(raw)
+                except decode_error as exc:
+                    if raw.strip():  # whitespace-only lines are blank, not errors
+                        on_error(number, raw, f"invalid JSON: {exc}")
+                    continue
+                if event.__class__ is not dict:
+                    on_error(number, raw, f"not a JSON object (got {_json_kind(event)})")
+                    continue
+                try:
+                    if not consume(event) and on_late is not None:
+                        on_late(event)
+                except EventError as exc:
+                    on_error(number, raw, str(exc))
+            before = number
+            if on_progress is not None:
+                on_progress(self.bytes_read, before)
+        return before
+
+    def _pump_records(
+        self,
+        records: Iterator[InputRecord],
+        consume: Callable[[dict[str, Any]], bool],
+        on_error: Callable[[int, bytes | str, str], None],
+        on_late: Callable[[dict[str, Any]], None] | None,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> int:
+        count = 0
+        for count, record in enumerate(records, 1):
+            if record.event is None:
+                on_error(record.line, record.raw, record.error or "unusable line")
+                continue
+            try:
+                if not consume(record.event) and on_late is not None:
+                    on_late(record.event)
+            except EventError as exc:
+                on_error(record.line, record.raw, str(exc))
+            if on_progress is not None and count % 4096 == 0:
+                on_progress(self.bytes_read, count)
+        return count
 
     def close(self) -> None:
         if self._gzip:
