@@ -125,6 +125,29 @@ class Detector:
             return add
         return lambda event: self._feed_shared(stream, event) == ACCEPTED
 
+    def batch_feeder(self, stream: str) -> Callable[[list[dict[str, Any]]], list[tuple[int, str | None]]]:
+        """Feed a list of JSON objects at once; returns problems as ``(index, reason)``.
+
+        ``reason`` is None for a late event, else why the event is unusable. Same effect as
+        :meth:`feeder` on each event in turn; for a stream read by one pattern it is that
+        driver's ``add_many``, the fastest way in.
+        """
+        runner = self._by_stream.get(stream)
+        if runner is not None and len(runner) == 1:
+            return runner[0].driver.add_many
+
+        def feed_all(events: list[dict[str, Any]]) -> list[tuple[int, str | None]]:
+            problems: list[tuple[int, str | None]] = []
+            for index, event in enumerate(events):
+                try:
+                    if self._feed_shared(stream, event) == LATE:
+                        problems.append((index, None))
+                except EventError as exc:
+                    problems.append((index, str(exc)))
+            return problems
+
+        return feed_all
+
     def _feed_shared(self, stream: str, event: Any) -> int:
         if event.__class__ is not dict:
             self._invalid += 1

@@ -150,7 +150,7 @@ def _replay_one(
         show = not (args.no_progress or args.quiet)
         with render.ReplayProgress(label, source.total_bytes, show) as progress:
             lines = source.pump(
-                detector.feeder(binding.stream),
+                detector.batch_feeder(binding.stream),
                 on_error,
                 late.write if late is not None else None,
                 progress.update,

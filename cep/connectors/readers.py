@@ -26,7 +26,6 @@ import orjson
 
 from cep.connectors.csv_rows import convert_cell, read_csv
 from cep.connectors.records import InputRecord
-from cep.errors import EventError
 
 __all__ = ["InputRecord", "InputSource", "open_input", "convert_cell", "FORMATS"]
 
@@ -72,70 +71,106 @@ class InputSource:
 
     def pump(
         self,
-        consume: Callable[[dict[str, Any]], bool],
+        consume: Callable[[list[dict[str, Any]]], list[tuple[int, str | None]]],
         on_error: Callable[[int, bytes | str, str], None],
         on_late: Callable[[dict[str, Any]], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Push every event to ``consume`` and return the number of lines read.
+        """Push every event to ``consume`` in batches; return the number of lines read.
 
         The push form of iteration for the replay hot path: no record object and no generator
-        step per line. ``consume(event)`` returns False for a late event (then ``on_late``
-        gets it); when it raises :class:`~cep.errors.EventError`, or the line is not a JSON
-        object, ``on_error(line_number, raw, reason)`` is called and the run goes on.
-        ``on_progress(bytes_read, lines)`` is called once per block read.
+        step per line, and one ``consume`` call per block of lines. ``consume(events)`` returns
+        the problems of the batch as ``(index, reason)``: reason None means the event was late
+        (``on_late`` gets it), otherwise the event was unusable. Lines that are not JSON
+        objects and unusable events go to ``on_error(line_number, raw, reason)``; the run goes
+        on. ``on_progress(bytes_read, lines)`` is called once per block.
         """
         if self.format == "csv":
             return self._pump_records(iter(self), consume, on_error, on_late, on_progress)
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
-        before = 0
+        number = 0
         for data in self._blocks():
             lines = data.split(b"\n")
             if lines[-1] == b"":
                 lines.pop()
-            number = before
-            for raw in lines:
-                number += 1
+            first = number + 1
+            events: list[dict[str, Any]] = []
+            append = events.append
+            skipped: list[int] = []  # positions of lines that are not events
+            errors: list[tuple[int, str]] = []  # (position, reason), reported in line order
+            for position, raw in enumerate(lines):
                 try:
                     event = loads(raw)
                 except decode_error as exc:
+                    skipped.append(position)
                     if raw.strip():  # whitespace-only lines are blank, not errors
-                        on_error(number, raw, f"invalid JSON: {exc}")
+                        errors.append((position, f"invalid JSON: {exc}"))
                     continue
-                if event.__class__ is not dict:
-                    on_error(number, raw, f"not a JSON object (got {_json_kind(event)})")
-                    continue
-                try:
-                    if not consume(event) and on_late is not None:
-                        on_late(event)
-                except EventError as exc:
-                    on_error(number, raw, str(exc))
-            before = number
+                if event.__class__ is dict:
+                    append(event)
+                else:
+                    skipped.append(position)
+                    errors.append((position, f"not a JSON object (got {_json_kind(event)})"))
+            number += len(lines)
+            if events:
+                problems = consume(events)
+                if problems:
+                    positions = _event_positions(len(lines), skipped) if skipped else None
+                    for index, reason in problems:
+                        if reason is None:
+                            if on_late is not None:
+                                on_late(events[index])
+                        else:
+                            errors.append((positions[index] if positions else index, reason))
+            if errors:
+                errors.sort()
+                for position, reason in errors:
+                    on_error(first + position, lines[position], reason)
             if on_progress is not None:
-                on_progress(self.bytes_read, before)
-        return before
+                on_progress(self.bytes_read, number)
+        return number
 
     def _pump_records(
         self,
         records: Iterator[InputRecord],
-        consume: Callable[[dict[str, Any]], bool],
+        consume: Callable[[list[dict[str, Any]]], list[tuple[int, str | None]]],
         on_error: Callable[[int, bytes | str, str], None],
         on_late: Callable[[dict[str, Any]], None] | None,
         on_progress: Callable[[int, int], None] | None,
+        batch: int = 1024,
     ) -> int:
         count = 0
-        for count, record in enumerate(records, 1):
-            if record.event is None:
-                on_error(record.line, record.raw, record.error or "unusable line")
-                continue
-            try:
-                if not consume(record.event) and on_late is not None:
-                    on_late(record.event)
-            except EventError as exc:
-                on_error(record.line, record.raw, str(exc))
-            if on_progress is not None and count % 4096 == 0:
+        pending: list[InputRecord] = []
+
+        # Unusable rows are held back with the batch so dead letters stay in line order.
+        held: list[tuple[int, bytes | str, str]] = []
+
+        def flush() -> None:
+            events = [r.event for r in pending]
+            for index, reason in consume(events):  # type: ignore[arg-type]
+                if reason is None:
+                    if on_late is not None:
+                        on_late(events[index])  # type: ignore[arg-type]
+                else:
+                    held.append((pending[index].line, pending[index].raw, reason))
+            held.sort(key=lambda h: h[0])
+            for line, raw, reason in held:
+                on_error(line, raw, reason)
+            held.clear()
+            pending.clear()
+            if on_progress is not None:
                 on_progress(self.bytes_read, count)
+
+        for record in records:
+            count += 1
+            if record.event is None:
+                held.append((record.line, record.raw, record.error or "unusable line"))
+                continue
+            pending.append(record)
+            if len(pending) >= batch:
+                flush()
+        flush()
         return count
 
     def close(self) -> None:
@@ -259,6 +294,12 @@ def _size_of(fileobj: IO[bytes]) -> int | None:
     except (OSError, ValueError, AttributeError):
         return None
     return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def _event_positions(count: int, skipped: list[int]) -> list[int]:
+    """Line positions of a block's events, given the positions of lines that were not events."""
+    gone = set(skipped)
+    return [p for p in range(count) if p not in gone]
 
 
 def _json_kind(value: object) -> str:

@@ -73,8 +73,6 @@ class NFAOperator:
         start_ok = _start_filter(self.matcher.start_takes)
 
         def on_event(key: Hashable, ts: int, event: Any) -> None:
-            if where is not None and not where(event):
-                return
             key_runs = keys.get(key)
             if key_runs is None:
                 if start_ok is not None and not start_ok(event):
@@ -86,7 +84,14 @@ class NFAOperator:
             step(key_runs, event, ts, seq, result)
             settle(key, key_runs, result, ts)
 
-        return on_event
+        if where is None:
+            return on_event
+
+        def on_event_where(key: Hashable, ts: int, event: Any) -> None:
+            if where(event):
+                on_event(key, ts, event)
+
+        return on_event_where
 
     def on_timer(self, key: Hashable, ts: int) -> None:
         key_runs = self.keys.get(key)

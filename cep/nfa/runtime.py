@@ -87,11 +87,11 @@ class Matcher:
             self._prune_timed_out(key_runs, ts, result)
         retained: list[Run] = []
         potential: list[Run] = []
+        advance = self._advance
         for run in key_runs.runs:
-            self._advance(run, False, event, ts, seq, retained, potential)
-        start = Run(self.nfa.start, None, ts, seq)
+            advance(run.state, run.node, run.start_ts, run.start_seq, False, event, ts, seq, retained, potential)
         before = len(retained) + len(potential)
-        self._advance(start, True, event, ts, seq, retained, potential)
+        advance(self.nfa.start, None, ts, seq, True, event, ts, seq, retained, potential)
         if len(retained) + len(potential) > before:
             result.started.append(ts)
         key_runs.runs = retained
@@ -128,7 +128,10 @@ class Matcher:
 
     def _advance(
         self,
-        run: Run,
+        state: State,
+        node: BufferNode | None,
+        start_ts: int,
+        start_seq: int,
         is_start: bool,
         event: Any,
         ts: int,
@@ -136,32 +139,34 @@ class Matcher:
         retained: list[Run],
         potential: list[Run],
     ) -> None:
-        node = run.node
+        """Follow the edges of one run (state + buffer node) for one event."""
         takes: list[tuple[State, State]] = []
         ignores: list[State] = []
-        stack = [run.state]
+        stack = [state]
         while stack:
             state = stack.pop()
             for action, target, fn, iterative in state.frozen:
+                if is_start and action == _IGNORE:
+                    continue  # a fresh run never skips events: the next event starts its own
                 if fn is not None and not (fn(event, node) if iterative else fn(event)):
                     continue
                 if action == _PROCEED:
                     stack.append(target)
                 elif action == _TAKE:
                     takes.append((state, target))
-                elif not is_start:
+                else:
                     ignores.append(target)
         for target in ignores:
-            retained.append(Run(target, node, run.start_ts, run.start_seq))
+            retained.append(Run(target, node, start_ts, start_seq))
         for source, target in takes:
             new_node = BufferNode(source.name, event, ts, seq, node)
-            new_run = Run(target, new_node, run.start_ts, run.start_seq)
+            new_run = Run(target, new_node, start_ts, start_seq)
             if target.is_final:
                 potential.append(new_run)
                 continue
             retained.append(new_run)
             if self._final_reachable[target.id] and self._proceeds_to_final(target, event, new_node):
-                potential.append(Run(self._final, new_node, run.start_ts, run.start_seq))
+                potential.append(Run(self._final, new_node, start_ts, start_seq))
 
     def _proceeds_to_final(self, state: State, event: Any, node: BufferNode) -> bool:
         stack = [state]

@@ -40,6 +40,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _ONE_MS = timedelta(milliseconds=1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
+_UTC = timezone.utc
 _fromisoformat = datetime.fromisoformat
 _MIN_MS = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // _ONE_MS
 _MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - _EPOCH) // _ONE_MS
@@ -180,21 +181,21 @@ def make_time_getter(path: tuple[str, ...], unit: str = "auto") -> Callable[[dic
                 value = event[field]
             except (KeyError, TypeError, IndexError):
                 raise _fail("is missing") from None
-            if value.__class__ is str and value[-1:] == "Z":
-                try:
-                    dt = _fromisoformat(value)
-                except ValueError:
-                    return slow(event)
-                # Arithmetic on the fields: about 0.4 us cheaper than subtracting aware
-                # datetimes, which goes through utcoffset() and timedelta objects.
-                return (
-                    (dt.toordinal() - _EPOCH_ORDINAL) * 86_400_000
-                    + dt.hour * 3_600_000
-                    + dt.minute * 60_000
-                    + dt.second * 1000
-                    + dt.microsecond // 1000
-                )
-            return slow(event)
+            try:
+                dt = _fromisoformat(value)
+            except (TypeError, ValueError):
+                return slow(event)  # numbers, other spellings, and the errors with reasons
+            if dt.tzinfo is not _UTC:
+                return slow(event)  # an offset or no zone: the exact path converts it
+            # Arithmetic on the fields: about 0.4 us cheaper than subtracting aware
+            # datetimes, which goes through utcoffset() and timedelta objects.
+            return (
+                (dt.toordinal() - _EPOCH_ORDINAL) * 86_400_000
+                + dt.hour * 3_600_000
+                + dt.minute * 60_000
+                + dt.second * 1000
+                + dt.microsecond // 1000
+            )
 
     time_of.__qualname__ = f"time_of[{name}]"
     return time_of

@@ -296,3 +296,56 @@ def test_equal_timestamps_keep_arrival_order(data, lateness):
     # A stable sort by ts of the arrival sequence: ties stay in arrival order.
     expected = sorted(arrived, key=lambda e: e["ts"])
     assert [r[3] for r in out] == [e["id"] for e in expected]
+
+
+def time_or_fail(event):
+    if event["ts"] is None:
+        raise EventTimeError("time field 'ts': is null")
+    return event["ts"]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 40)), keys), max_size=40).map(
+        lambda items: [{"ts": ts, "id": i, "k": k} for i, (ts, k) in enumerate(items)]
+    ),
+    st.data(),
+    st.none() | st.integers(0, 10),
+    st.integers(0, 8),
+    st.booleans(),
+)
+def test_add_many_equals_add_one_by_one(events, data, timeout, lateness, timed):
+    """Batches of any size give the same processor calls, statuses and counters as add()."""
+
+    def build(out):
+        return EventTimeDriver(
+            Recorder(out, timeout),
+            time_of=time_or_fail if timed else None,
+            key_of=itemgetter("k"),
+            lateness_ms=lateness,
+        )
+
+    one_out: list = []
+    one = build(one_out)
+    expected = []
+    for index, event in enumerate(events):
+        try:
+            if not one.add(event):
+                expected.append((index, None))
+        except EventTimeError as exc:
+            expected.append((index, str(exc)))
+    one.finish()
+
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(events)), max_size=4)))
+    many_out: list = []
+    many = build(many_out)
+    got = []
+    start = 0
+    for cut in [*cuts, len(events)]:
+        got.extend((start + i, reason) for i, reason in many.add_many(events[start:cut]))
+        start = cut
+    many.finish()
+
+    assert got == (expected if timed else [p for p in expected if p[1] is not None])
+    assert many_out == one_out
+    assert (many.accepted, many.late, many.invalid) == (one.accepted, one.late, one.invalid)
