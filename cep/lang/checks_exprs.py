@@ -98,13 +98,10 @@ class ExprChecker:
             self.error(call.span, f"aggregate `{call.name}` cannot be used in `from ... where`",
                        "`where` looks at one input event; aggregate in `emit` or `having`")
         elif clause == "define":
-            if self._refers_to_var(call):
-                self.not_yet(call.span, "running aggregates over variables inside `define`",
-                             "compare single events for now (`b.amount > a.amount`)")
-            else:
+            if not self._refers_to_var(call):
                 self.error(call.span, f"aggregate `{call.name}` in `define` must run over a variable",
                            f"write `{call.name}(VAR.field)` with a variable of the match")
-        elif not self.window and not self._refers_to_var(call):
+        elif not self.window and not self._refers_to_var(call) and not (call.name == "count" and not call.args):
             self.error(call.span, f"aggregate `{call.name}` over a bare field needs a window pattern",
                        f"in a match pattern aggregate over a variable: `{call.name}(VAR.field)`"
                        + (" or `count(VAR)`" if call.name == "count" else ""))

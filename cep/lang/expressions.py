@@ -209,7 +209,9 @@ class _Generator:
         op = node.op
         if op in ("and", "or"):
             return f"({self.boolean(node.left)} {op} {self.boolean(node.right)})"
-        timed = op in _COMPARE or op in ("+", "-")
+        # The time field is read as epoch ms next to time arithmetic: `+`/`-`, or a comparison
+        # whose other side is not a string (comparing with an ISO string stays a string compare).
+        timed = op in ("+", "-") or (op in _COMPARE and not _is_string(node.left) and not _is_string(node.right))
         left, right = self.operand(node.left, timed), self.operand(node.right, timed)
         if op in _COMPARE:
             return self.compare(op, node, left, right)
@@ -276,9 +278,6 @@ class _Generator:
                 )
                 return "None"
             return self.field_of(self.var_event(var), rest)
-        if parts[0] == "window":
-            self.owner.error(node, "not yet supported: window fields outside window patterns")
-            return "None"
         base = "e" if scope.mode == EVENT else "L"
         return self.field_of(base, parts)
 
@@ -353,6 +352,10 @@ class _Generator:
             current = "e" if var == scope.current else "None"
             events = f"_events(n, {self.const(var)}, {current})"
         return f"_agg_{name}(_fields({events}, {self.const(parts)}))"
+
+
+def _is_string(node: ast.Expr) -> bool:
+    return isinstance(node, ast.Literal) and isinstance(node.value, str)
 
 
 def output_name(item: ast.EmitItem) -> str:

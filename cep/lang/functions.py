@@ -35,11 +35,13 @@ def time_ms(value: Any, unit: str = "auto") -> int | None:
 
 
 def _comparable(a: Any, b: Any) -> bool:
+    """Same kind of value: both numbers (not booleans), or the same type."""
     if a is None or b is None:
         return False
-    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+    ca, cb = a.__class__, b.__class__
+    if ca is cb:
         return True
-    return a.__class__ is b.__class__
+    return (ca is int or ca is float) and (cb is int or cb is float)
 
 
 def lt(a: Any, b: Any) -> bool:
@@ -59,11 +61,16 @@ def ge(a: Any, b: Any) -> bool:
 
 
 def eq(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a == b
+    """Equal and of the same kind: ``true == 1`` is false, as it is in JSON's data model."""
+    if a is None or b is None:
+        return False
+    if (a.__class__ is bool) is not (b.__class__ is bool):
+        return False
+    return a == b
 
 
 def ne(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a != b
+    return a is not None and b is not None and not eq(a, b)
 
 
 def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -226,6 +233,29 @@ def agg_last(values: list[Any]) -> Any:
     return values[-1] if values else None
 
 
+def agg_stddev(values: list[Any]) -> Any:
+    """Sample standard deviation (SQL's STDDEV / STDDEV_SAMP); null below two numbers."""
+    nums = _numbers(values)
+    n = len(nums)
+    if n < 2:
+        return None
+    mean = sum(nums) / n
+    return (sum((x - mean) ** 2 for x in nums) / (n - 1)) ** 0.5
+
+
+def agg_distinct_count(values: list[Any]) -> int:
+    """How many distinct non-null values (unhashable ones compared by their JSON-ish repr)."""
+    seen = set()
+    for v in values:
+        if v is None:
+            continue
+        try:
+            seen.add(v if not isinstance(v, bool) else ("bool", v))
+        except TypeError:
+            seen.add(repr(v))
+    return len(seen)
+
+
 AGGREGATES: dict[str, Callable[[list[Any]], Any]] = {
     "count": agg_count,
     "sum": agg_sum,
@@ -234,4 +264,6 @@ AGGREGATES: dict[str, Callable[[list[Any]], Any]] = {
     "max": agg_max,
     "first": agg_first,
     "last": agg_last,
+    "stddev": agg_stddev,
+    "distinct_count": agg_distinct_count,
 }

@@ -103,7 +103,6 @@ def test_rules(clauses: str, message: str | None) -> None:
         ("match a | b", "alternation (`|`)"),
         ("time t match a within 1m between events", "`within ... between events`"),
         ("match a define a as x > prev(x)", "`prev(...)`"),
-        ("match a next b define b as x > avg(a.x)", "running aggregates over variables inside `define`"),
         ("window sliding 1m every 10s", "window patterns (`window sliding`)"),
     ],
 )
