@@ -7,6 +7,7 @@ failure (an input cannot be read, a snapshot cannot be restored, ...).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from cep.cli import render, replay
@@ -33,9 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: unwind like Ctrl-C, so outputs are flushed and closed whole."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        previous = None
+    try:
+        return _dispatch(parser, args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.command == "replay":
             return replay.run(args)
@@ -51,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         render.print_error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
         return EXIT_RUNTIME
+    except EOFError as exc:  # a truncated gzip file
+        render.print_error(f"input ended unexpectedly: {exc}")
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
-        render.print_error("interrupted")
+        render.print_error("interrupted; outputs hold every line written so far")
         return 130
+    except Terminated:
+        render.print_error("terminated; outputs hold every line written so far")
+        return 143
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
 

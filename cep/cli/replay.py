@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import time
 from dataclasses import dataclass
 from cep.cli import render
@@ -73,7 +74,24 @@ def bind_inputs(specs: list[str], patterns: list[CompiledPattern]) -> list[Input
     return bindings
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Two writers on one file would overwrite each other's lines."""
+    named = [(flag, path) for flag, path in (("--output", args.output), ("--dead-letter", args.dead_letter),
+                                              ("--late", args.late)) if path and path != "-"]
+    seen: dict[str, str] = {}
+    for flag, path in named:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UsageError(f"{seen[real]} and {flag} name the same file {path}; give each its own file")
+        seen[real] = flag
+    inputs = {os.path.realpath(spec.partition("=")[2] or spec) for spec in args.input}
+    for flag, path in named:
+        if os.path.realpath(path) in inputs:
+            raise UsageError(f"{flag} {path} is also an input; it would be overwritten while being read")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_outputs(args)
     patterns = load_files(args.patterns)
     if not patterns:
         raise UsageError("the pattern files hold no pattern")

@@ -15,12 +15,15 @@ the state together with the kind of offending token instead (see :class:`_Signat
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
 import threading
 from collections import deque
 from importlib import resources
 from typing import Any, Iterable, Iterator
 
+import lark
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -67,14 +70,44 @@ _POSTLEX = _NamesEverywhere()
 @functools.cache
 def _lark() -> Lark:
     grammar = resources.files("cep.lang").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(
-        grammar,
+    options: dict[str, Any] = dict(
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=True,
         postlex=_POSTLEX,
     )
+    cache = _cache_file(grammar)
+    if cache is not None:
+        try:
+            return Lark(grammar, cache=cache, **options)
+        except Exception:  # noqa: BLE001 - a bad cache must never stop parsing
+            try:
+                os.unlink(cache)
+            except OSError:
+                pass
+    return Lark(grammar, **options)
+
+
+def _cache_file(grammar: str) -> str | None:
+    """Where to keep lark's compiled parse tables: building them costs ~0.2 s per start.
+
+    In the user's own cache directory (never the shared temp directory: the cache is a
+    pickle, and loading one somebody else planted would run their code), keyed by the grammar
+    and lark version so a changed grammar never loads stale tables. None: do without.
+    """
+    if os.environ.get("CEP_NO_GRAMMAR_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "cep")
+    digest = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:16]
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not os.access(folder, os.W_OK) or os.stat(folder).st_uid != os.getuid():
+            return None
+    except OSError:
+        return None
+    return os.path.join(folder, f"grammar-{digest}.lark")
 
 
 @functools.cache

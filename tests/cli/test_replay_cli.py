@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import json
 import subprocess
 import sys
@@ -144,3 +145,48 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 def test_missing_input_exits_1(tmp_path, capsys):
     assert main(["replay", PATTERN, "--input", str(tmp_path / "nope.jsonl"), "--quiet"]) == 1
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_two_outputs_on_one_file_is_a_usage_error(tmp_path, capsys):
+    same = str(tmp_path / "x.jsonl")
+    assert main(["replay", PATTERN, "--input", str(SAMPLE), "--output", same, "--late", same]) == 2
+    assert "same file" in capsys.readouterr().err
+
+
+def test_output_onto_the_input_is_a_usage_error(tmp_path, capsys):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(SAMPLE.read_bytes())
+    assert main(["replay", PATTERN, "--input", str(log), "--dead-letter", str(log)]) == 2
+    assert "also an input" in capsys.readouterr().err
+    assert log.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_truncated_gzip_is_a_runtime_error(tmp_path, capsys):
+    gz = tmp_path / "cut.jsonl.gz"
+    gz.write_bytes(gzip.compress(SAMPLE.read_bytes())[:-40])
+    assert main(["replay", PATTERN, "--input", str(gz), "--output", str(tmp_path / "a.jsonl"), "--quiet"]) == 1
+    assert "error" in capsys.readouterr().err
+
+
+def test_sigterm_closes_outputs_with_whole_lines(tmp_path):
+    import signal
+    import time as _time
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "alerts.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cep.cli.main", "replay", PATTERN, "--input", str(fifo), "--output", str(out),
+         "--quiet"], cwd=ROOT, stderr=subprocess.PIPE,
+    )
+    with open(fifo, "wb") as writer:
+        writer.write(SAMPLE.read_bytes())  # the whole log; the input stays open, as a live pipe
+        writer.flush()
+        _time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 143
+    assert b"terminated" in proc.stderr.read()
+    text = out.read_text()
+    assert text == "" or text.endswith("\n")
+    for line in text.splitlines():
+        json.loads(line)
