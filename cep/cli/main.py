@@ -7,10 +7,13 @@ failure (an input cannot be read, a snapshot cannot be restored, ...).
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
+from types import ModuleType
 
-from cep.cli import render, replay
+from cep.cli import render
+from cep.cli.replay import UsageError
 from cep.errors import CepError, PatternError
 
 EXIT_OK = 0
@@ -18,19 +21,40 @@ EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Each command is a module of cep.cli with HELP (one line), add_arguments(parser) and
+# run(args) -> exit code. The module is imported only when its command runs, so `cep replay`
+# does not pay for the imports of `cep explain`.
+COMMANDS: dict[str, str] = {
+    "replay": "replay historical logs through pattern files",
+    "check": "check pattern files and list every problem",
+    "fmt": "rewrite pattern files in canonical layout",
+    "explain": "show the compiled NFA of a pattern",
+    "test": "run the test blocks of pattern files",
+}
+
+
+def _command_module(name: str) -> ModuleType | None:
+    module_name = "test_command" if name == "test" else name
+    try:
+        return importlib.import_module(f"cep.cli.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"cep.cli.{module_name}":
+            return None  # a command not shipped in this build
+        raise
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cep",
         description="Complex event processing: detect patterns in event streams.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    replay.add_arguments(
-        commands.add_parser(
-            "replay",
-            help="replay historical logs through pattern files",
-            description="Replay historical logs through pattern files, in event-time order.",
-        )
-    )
+    for name, help_text in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        if only is None or name == only:
+            module = _command_module(name)
+            if module is not None:
+                module.add_arguments(sub)
     return parser
 
 
@@ -43,7 +67,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -57,13 +83,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    module = _command_module(args.command)
+    if module is None:
+        parser.error(f"the {args.command} command is not available in this build")
     try:
-        if args.command == "replay":
-            return replay.run(args)
+        return int(module.run(args))
     except PatternError as exc:
         render.print_pattern_error(exc)
         return EXIT_USAGE
-    except replay.UsageError as exc:
+    except UsageError as exc:
         render.print_error(str(exc))
         return EXIT_USAGE
     except CepError as exc:
@@ -81,8 +109,6 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except Terminated:
         render.print_error("terminated; outputs hold every line written so far")
         return 143
-    parser.error(f"unknown command {args.command}")
-    return EXIT_USAGE
 
 
 if __name__ == "__main__":

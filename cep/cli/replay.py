@@ -21,6 +21,9 @@ from cep.lang.compiler import CompiledPattern
 from cep.lang.load import load_files
 from cep.match import Match
 
+HELP = "replay historical logs through pattern files"
+
+
 class UsageError(CepError):
     """The command line does not make sense (exit code 2)."""
 

@@ -349,3 +349,23 @@ def test_add_many_equals_add_one_by_one(events, data, timeout, lateness, timed):
     assert got == (expected if timed else [p for p in expected if p[1] is not None])
     assert many_out == one_out
     assert (many.accepted, many.late, many.invalid) == (one.accepted, one.late, one.invalid)
+
+
+def test_unbuffered_mode_processes_at_once_with_event_timestamps():
+    """Flink's NFA test harness style: arrival order, own timestamps, timers by event time."""
+    out: list = []
+    driver = EventTimeDriver(Recorder(out, timeout=10), time_of=itemgetter("ts"), key_of=itemgetter("k"),
+                             buffered=False)
+    for event in (ev(5, 0), ev(3, 1), ev(16, 2), ev(40, 3, key="b")):
+        assert driver.add(event) is True  # nothing is late
+    assert out == [
+        ("event", 5, "a", 0),
+        ("event", 3, "a", 1),  # out of order, processed as it came
+        ("timer", 13, "a", 2),  # due before the event at 16
+        ("timer", 15, "a", 2),
+        ("event", 16, "a", 2),
+        ("timer", 26, "a", 3),
+        ("event", 40, "b", 3),
+    ]
+    data = json.loads(json.dumps(driver.snapshot()))
+    assert data["mode"] == "immediate"
