@@ -19,6 +19,8 @@ from cep.match import Match
 from cep.nfa.buffer import BufferNode, events_by_variable
 from cep.nfa.operator import NFAOperator
 from cep.stream.driver import EventTimeDriver
+from cep.stream.timestamps import format_timestamp_iso
+from cep.stream.windows import make_window_operator
 
 ACCEPTED = 0
 LATE = 1
@@ -39,12 +41,17 @@ class Stats:
 
 
 class _PatternRunner:
-    """One pattern's driver + operator, and how its matches become :class:`Match` records."""
+    """One pattern's driver + operator, and how its outputs become :class:`Match` records."""
 
     def __init__(self, pattern: CompiledPattern, emit: Callable[[Match], None], buffered: bool = True) -> None:
         self.pattern = pattern
         self._emit = emit
-        self.operator = NFAOperator(pattern.nfa, self._on_match, where=pattern.where)
+        self.operator: Any
+        if pattern.window is not None:
+            self.operator = make_window_operator(pattern.window, pattern.aggregates, self._on_window, pattern.where)
+        else:
+            assert pattern.nfa is not None
+            self.operator = NFAOperator(pattern.nfa, self._on_match, where=pattern.where)
         self.driver = EventTimeDriver(
             self.operator,
             time_of=pattern.time_of,
@@ -59,6 +66,17 @@ class _PatternRunner:
         last = node.event
         time_value = get_path(last, p.time_path) if p.time_path else None
         self._emit(Match(p.name, key, p.fields_of(by_var, last), by_var, ts, False, time_value))
+
+    def _on_window(self, key: Hashable, start: int, end: int, results: list[Any], last: Any) -> None:
+        p = self.pattern
+        # Window bounds in the input's own terms: ISO-8601 UTC when times came as strings.
+        iso = p.time_path is not None and isinstance(get_path(last, p.time_path), str)
+        start_value = format_timestamp_iso(start) if iso else start
+        end_value = format_timestamp_iso(end) if iso else end
+        if p.having is not None and not p.having(results, start_value, end_value, last):
+            return
+        fields = {name: fn(results, start_value, end_value, last) for name, fn in p.emit}
+        self._emit(Match(p.name, key, fields, {}, end, False, end_value))
 
 
 class Detector:

@@ -201,8 +201,6 @@ class _PatternChecker:
             self.error(window.span, "a count window needs at least one event")
         if window.count_every is not None and window.count_every <= 0:
             self.error(window.span, "`every` needs at least one event")
-        self.not_yet(window.span, f"window patterns (`window {window.kind}`)",
-                     "this release runs `match` patterns; window aggregation comes next")
 
     def _check_defines(self) -> None:
         seen: set[str] = set()

@@ -13,7 +13,7 @@ from typing import Any, Callable, Hashable
 
 from cep.errors import CepError, Diagnostic, EventError, PatternError
 from cep.lang import ast
-from cep.lang.expressions import MATCH, Compiled, ExpressionCompiler, Scope, output_name
+from cep.lang.expressions import MATCH, WINDOW, AggregateRegistry, Compiled, ExpressionCompiler, Scope, output_name
 from cep.lang.functions import get_path
 from cep.nfa.compiler import compile_nfa
 from cep.nfa.spec import (
@@ -29,6 +29,7 @@ from cep.nfa.spec import (
 )
 from cep.nfa.states import NFA
 from cep.stream.timestamps import make_time_getter
+from cep.stream.windows import AggregateSpec, WindowSpec
 
 RESERVED_OUTPUT_NAMES = frozenset({"pattern", "key", "time", "timeout"})
 
@@ -45,7 +46,7 @@ class CompiledPattern:
 
     name: str
     stream: str
-    nfa: NFA
+    nfa: NFA | None  # sequence patterns
     key_of: Callable[[Any], Hashable]
     time_of: Callable[[Any], int] | None
     time_path: tuple[str, ...] | None
@@ -55,6 +56,11 @@ class CompiledPattern:
     variables: tuple[str, ...]
     key_names: tuple[str, ...]
     source: ast.Pattern = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    # Window patterns: the window, its aggregates, and `having`; emit functions then take
+    # (aggregate results, window start, window end, last event).
+    window: WindowSpec | None = None
+    aggregates: tuple[AggregateSpec, ...] = ()
+    having: Callable[..., bool] | None = None
 
     def fields_of(self, by_var: dict[str, list[Any]], last_event: Any) -> dict[str, Any]:
         """The emitted fields of a match."""
@@ -168,10 +174,65 @@ class _PatternCompiler:
 
     # -- the pattern ------------------------------------------------------------------------
 
+    def common(self) -> dict[str, Any]:
+        p = self.pattern
+        time = p.time
+        return dict(
+            name=p.name,
+            stream=p.source.stream,
+            key_of=make_key_getter(tuple(tuple(k.parts) for k in p.key)),
+            time_of=make_time_getter(self.time_path, self.time_unit) if self.time_path else None,
+            time_path=self.time_path,
+            lateness_ms=time.lateness.millis if time and time.lateness else 0,
+            key_names=tuple(".".join(k.parts) for k in p.key),
+            source=p,
+        )
+
+    def where(self) -> Callable[[Any], bool] | None:
+        where = self.pattern.source.where
+        if where is None:
+            return None
+        return self.exprs.condition(where, Scope(time_field=self.time_path, time_unit=self.time_unit)).fn
+
+    def compile_window(self) -> CompiledPattern | None:
+        p = self.pattern
+        window = p.window
+        assert window is not None
+        spec = WindowSpec(
+            kind=window.kind,
+            size_ms=window.size.millis if window.size else None,
+            slide_ms=window.every.millis if window.every else None,
+            gap_ms=window.size.millis if window.kind == "session" and window.size else None,
+            count=window.count,
+            count_every=window.count_every,
+        )
+        if window.kind == "sliding" and spec.slide_ms and spec.size_ms and spec.slide_ms > spec.size_ms:
+            self.error(window, "a sliding window's `every` is longer than the window: events would fall between windows",
+                       hint="make `every` at most the window size, or use a tumbling window")
+        registry = AggregateRegistry()
+        scope = Scope(mode=WINDOW, time_field=self.time_path, time_unit=self.time_unit, aggregates=registry)
+        having = self.exprs.condition(p.having, scope).fn if p.having is not None else None
+        emit = self.emit_items(p.emit, scope)
+        where = self.where()
+        if self.exprs.diagnostics:
+            return None
+        return CompiledPattern(
+            nfa=None,
+            where=where,
+            emit=emit,
+            variables=(),
+            window=spec,
+            aggregates=tuple(AggregateSpec(kind, value) for kind, value in registry.entries),
+            having=having,
+            **self.common(),
+        )
+
     def compile(self) -> CompiledPattern | None:
         p = self.pattern
+        if p.window is not None:
+            return self.compile_window()
         if p.match is None:
-            self.error(p, f"not yet supported: window patterns ({p.name} has no match clause)")
+            self.error(p, f"pattern {p.name} has neither a match nor a window clause")
             return None
         self.collect_variables(p.match.sequence)
         elements = tuple(self.sequence(p.match.sequence))
@@ -179,10 +240,8 @@ class _PatternCompiler:
             self.error(p.match, "not yet supported: within ... between events")
         if p.timeout_emit is not None:
             self.error(p, "not yet supported: on timeout emit")
-        where = None
-        if p.source.where is not None:
-            where = self.exprs.condition(p.source.where, Scope(time_field=self.time_path, time_unit=self.time_unit)).fn
-        emit = self.emit_items(p.emit)
+        where = self.where()
+        emit = self.emit_items(p.emit, Scope(frozenset(self.variables), None, MATCH, self.time_path, self.time_unit))
         skip = SkipStrategy()
         if p.skip is not None:
             skip = SkipStrategy(SkipKind(p.skip.kind.value), p.skip.var)
@@ -194,24 +253,15 @@ class _PatternCompiler:
         except CepError as exc:
             self.error(p.match, str(exc))
             return None
-        time = p.time
         return CompiledPattern(
-            name=p.name,
-            stream=p.source.stream,
             nfa=nfa,
-            key_of=make_key_getter(tuple(tuple(k.parts) for k in p.key)),
-            time_of=make_time_getter(self.time_path, self.time_unit) if self.time_path else None,
-            time_path=self.time_path,
-            lateness_ms=time.lateness.millis if time and time.lateness else 0,
             where=where,
             emit=emit,
             variables=tuple(dict.fromkeys(self.variables)),
-            key_names=tuple(".".join(k.parts) for k in p.key),
-            source=p,
+            **self.common(),
         )
 
-    def emit_items(self, items: tuple[ast.EmitItem, ...]) -> tuple[tuple[str, Callable[..., Any]], ...]:
-        scope = Scope(frozenset(self.variables), None, MATCH, self.time_path, self.time_unit)
+    def emit_items(self, items: tuple[ast.EmitItem, ...], scope: Scope) -> tuple[tuple[str, Callable[..., Any]], ...]:
         out: list[tuple[str, Callable[..., Any]]] = []
         seen: set[str] = set()
         for item in items:

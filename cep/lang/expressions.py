@@ -30,6 +30,7 @@ from cep.nfa.buffer import BufferNode, iter_back, last_event_of
 
 EVENT = "event"
 MATCH = "match"
+WINDOW = "window"
 
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 _ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
@@ -45,6 +46,27 @@ class Scope:
     mode: str = EVENT
     time_field: tuple[str, ...] | None = None
     time_unit: str = "auto"
+    aggregates: "AggregateRegistry | None" = None  # WINDOW mode: where aggregate calls go
+
+
+class AggregateRegistry:
+    """The distinct aggregate calls of a window pattern, each one accumulator.
+
+    ``avg(temperature)`` in ``having`` and in ``emit`` is one accumulator, not two (AST equality
+    ignores positions). Each entry is (accumulator kind, per-event value function or None).
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, Callable[[Any], Any] | None]] = []
+        self._index: dict[Any, int] = {}
+
+    def index_of(self, call: ast.Call, kind: str, value: Callable[[Any], Any] | None) -> int:
+        key = (call.name, call.args)
+        found = self._index.get(key)
+        if found is None:
+            found = self._index[key] = len(self.entries)
+            self.entries.append((kind, value))
+        return found
 
 
 @dataclass(slots=True)
@@ -123,6 +145,8 @@ class ExpressionCompiler:
         body = gen.boolean(expr) if as_bool else gen.expr(expr)
         if scope.mode == MATCH:
             params = "m, L"
+        elif scope.mode == WINDOW:
+            params = "A, S, E, L"
         else:
             params = "e, n" if gen.iterative else "e"
         source = f"def _compiled({params}):\n    return {body}\n"
@@ -278,6 +302,11 @@ class _Generator:
                 )
                 return "None"
             return self.field_of(self.var_event(var), rest)
+        if scope.mode == WINDOW and parts[0] == "window":
+            if parts[1:] in (("start",), ("end",)):
+                return "S" if parts[1] == "start" else "E"
+            self.owner.error(node, f"unknown window field '{'.'.join(parts)}'", hint="use window.start or window.end")
+            return "None"
         base = "e" if scope.mode == EVENT else "L"
         return self.field_of(base, parts)
 
@@ -319,10 +348,29 @@ class _Generator:
         args = ", ".join(self.expr(a) for a in node.args)
         return f"{self.const(impl)}({args})"
 
+    def window_aggregate(self, node: ast.Call) -> str:
+        """``avg(temperature)``, ``count()``: a slot in the window's aggregate results ``A``."""
+        registry = self.scope.aggregates
+        assert registry is not None
+        name = node.name
+        if not node.args:
+            if name != "count":
+                self.owner.error(node, f"{name}() needs a field, e.g. {name}(temperature)")
+                return "None"
+            return f"A[{registry.index_of(node, 'count()', None)}]"
+        if len(node.args) != 1:
+            self.owner.error(node, f"{name}() takes one argument, got {len(node.args)}")
+            return "None"
+        event_scope = Scope(time_field=self.scope.time_field, time_unit=self.scope.time_unit)
+        value = self.owner.value(node.args[0], event_scope).fn
+        return f"A[{registry.index_of(node, name, value)}]"
+
     def aggregate(self, node: ast.Call) -> str:
         """``count(VAR)``, ``count()``, ``sum(VAR.f)``... over the variable's events."""
         name = node.name
         scope = self.scope
+        if scope.mode == WINDOW:
+            return self.window_aggregate(node)
         var: str | None
         parts: tuple[str, ...] = ()
         if not node.args:

@@ -1,0 +1,232 @@
+"""Time windows per key: tumbling, sliding and session, fired by event-time timers.
+
+A window pattern's operator is a keyed processor for the same event-time driver the NFA uses,
+so windows get the same watermarks, the same lateness rule and the same end-of-input flush:
+events reach the operator in event-time order once the watermark passes them; a window fires
+once, when the watermark passes its last millisecond (``end - 1``, as Flink's
+``window.maxTimestamp()``); an event for a window that has fired is necessarily late (its time
+is behind the watermark), so it never reaches the operator.
+
+Windows are aligned to the epoch: a tumbling window of size D covers ``[k*D, (k+1)*D)``; a sliding
+window of size D every S covers ``[k*S, k*S + D)``. A session covers its events' times plus the
+gap: it closes when ``gap`` passes with no event of its key. Because events arrive in time
+order, an event that arrives late but within the lateness bound and falls between two sessions
+is released before either has fired and joins them into one, the result Flink gets by merging.
+
+Per window the state is one accumulator per aggregate (constant size for the algebraic ones)
+and the window's last event — never its list of events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+from cep.errors import SnapshotError
+from cep.stream.aggregates import Accumulator, make_accumulator
+from cep.stream.driver import TimerContext, decode_key, encode_key
+
+__all__ = ["AggregateSpec", "WindowSpec", "WindowCallback", "TimeWindowOperator", "make_window_operator"]
+
+WindowCallback = Callable[[Hashable, int, int, list[Any], Any], None]
+"""``on_window(key, start, end, aggregate_results, last_event)``; ``end`` exclusive for time
+windows, the newest event's time for rolling and count windows."""
+
+SNAPSHOT_FORMAT = "cep.windows"
+SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateSpec:
+    """One aggregate of a window pattern: an accumulator kind and the per-event value it takes."""
+
+    kind: str  # a key of cep.stream.aggregates.ACCUMULATORS ("count()" counts every event)
+    value: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    kind: str  # "tumbling" | "sliding" | "session" | "rolling" | "count"
+    size_ms: int | None = None
+    slide_ms: int | None = None
+    gap_ms: int | None = None
+    count: int | None = None
+    count_every: int | None = None
+
+
+class _Window:
+    __slots__ = ("start", "end", "accs", "last")
+
+    def __init__(self, start: int, end: int, accs: list[Accumulator]) -> None:
+        self.start = start
+        self.end = end
+        self.accs = accs
+        self.last: Any = None
+
+
+class _WindowBase:
+    """What all window operators share: aggregates, the where filter, callbacks."""
+
+    def __init__(
+        self,
+        spec: WindowSpec,
+        aggregates: tuple[AggregateSpec, ...],
+        on_window: WindowCallback,
+        where: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.aggregates = aggregates
+        self.on_window = on_window
+        self.where = where
+        self.timers: TimerContext | None = None
+        self._getters = [a.value for a in aggregates]
+        self._kinds = [a.kind for a in aggregates]
+        self.fired = 0
+
+    def bind(self, timers: TimerContext) -> None:
+        self.timers = timers
+
+    def _values(self, event: Any) -> list[Any]:
+        return [None if get is None else get(event) for get in self._getters]
+
+    def _new_accs(self) -> list[Accumulator]:
+        return [make_accumulator(kind) for kind in self._kinds]
+
+    def _fire(self, key: Hashable, start: int, end: int, accs: list[Accumulator], last: Any) -> None:
+        self.fired += 1
+        self.on_window(key, start, end, [acc.result() for acc in accs], last)
+
+
+class TimeWindowOperator(_WindowBase):
+    """Tumbling and sliding windows (several open windows per key) and sessions (one)."""
+
+    def __init__(self, spec: WindowSpec, aggregates: tuple[AggregateSpec, ...], on_window: WindowCallback,
+                 where: Callable[[Any], bool] | None = None) -> None:
+        super().__init__(spec, aggregates, on_window, where)
+        self.keys: dict[Hashable, dict[int, _Window]] = {}
+        self._session = spec.kind == "session"
+        if self._session:
+            self._gap = spec.gap_ms or spec.size_ms
+        else:
+            self._size = spec.size_ms
+            self._slide = spec.slide_ms if spec.kind == "sliding" else spec.size_ms
+
+    def starts(self, ts: int) -> list[int]:
+        """Starts of the aligned windows containing ``ts``, oldest first."""
+        size, slide = self._size, self._slide
+        last = ts - ts % slide  # Python's % floors, so negative times align too
+        starts = []
+        start = last
+        while start > ts - size:
+            starts.append(start)
+            start -= slide
+        starts.reverse()
+        return starts
+
+    def on_event(self, key: Hashable, ts: int, event: Any) -> None:
+        if self.where is not None and not self.where(event):
+            return
+        values = self._values(event)
+        windows = self.keys.get(key)
+        if windows is None:
+            windows = self.keys[key] = {}
+        if self._session:
+            self._add_to_session(key, windows, ts, values, event)
+            return
+        for start in self.starts(ts):
+            window = windows.get(start)
+            if window is None:
+                window = windows[start] = _Window(start, start + self._size, self._new_accs())
+                self.timers.register_timer(key, window.end - 1)  # type: ignore[union-attr]
+            for acc, value in zip(window.accs, values):
+                acc.add(value)
+            window.last = event
+
+    def _add_to_session(self, key: Hashable, windows: dict[int, _Window], ts: int, values: list[Any],
+                        event: Any) -> None:
+        session = next(iter(windows.values()), None)
+        if session is not None and ts >= session.end:
+            # Cannot happen with the driver's ordering (the session's timer at end - 1 fires
+            # before any event at or after end), but never merge across a closed gap.
+            del windows[session.start]
+            self._fire(key, session.start, session.end, session.accs, session.last)
+            session = None
+        if session is None:
+            session = windows[ts] = _Window(ts, ts + self._gap, self._new_accs())
+            self.timers.register_timer(key, session.end - 1)  # type: ignore[union-attr]
+        elif ts + self._gap > session.end:
+            self.timers.delete_timer(key, session.end - 1)  # type: ignore[union-attr]
+            session.end = ts + self._gap
+            self.timers.register_timer(key, session.end - 1)  # type: ignore[union-attr]
+        for acc, value in zip(session.accs, values):
+            acc.add(value)
+        session.last = event
+
+    def on_timer(self, key: Hashable, ts: int) -> None:
+        windows = self.keys.get(key)
+        if not windows:
+            return
+        due = sorted(start for start, w in windows.items() if w.end - 1 <= ts)
+        for start in due:
+            window = windows.pop(start)
+            self._fire(key, window.start, window.end, window.accs, window.last)
+        if not windows:
+            del self.keys[key]
+
+    def end_of_input(self) -> None:
+        """Nothing to do: the driver's finish() fired every window's timer."""
+
+    @property
+    def open_windows(self) -> int:
+        return sum(len(w) for w in self.keys.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "kind": self.spec.kind,
+            "fired": self.fired,
+            "keys": [
+                [encode_key(key), [[w.start, w.end, [a.snapshot() for a in w.accs], w.last] for w in windows.values()]]
+                for key, windows in self.keys.items()
+            ],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        _check_snapshot(data, self.spec.kind)
+        self.fired = data["fired"]
+        self.keys = {}
+        for key, windows in data["keys"]:
+            restored: dict[int, _Window] = {}
+            for start, end, accs, last in windows:
+                window = _Window(start, end, self._new_accs())
+                for acc, state in zip(window.accs, accs):
+                    acc.restore(state)
+                window.last = last
+                restored[start] = window
+            self.keys[decode_key(key)] = restored
+
+
+def _check_snapshot(data: dict[str, Any], kind: str) -> None:
+    if data.get("format") != SNAPSHOT_FORMAT or data.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError(f"not a {SNAPSHOT_FORMAT} snapshot of version {SNAPSHOT_VERSION}")
+    if data.get("kind") != kind:
+        raise SnapshotError(f"snapshot holds {data.get('kind')} windows, the pattern has {kind} windows")
+
+
+def make_window_operator(
+    spec: WindowSpec,
+    aggregates: tuple[AggregateSpec, ...],
+    on_window: WindowCallback,
+    where: Callable[[Any], bool] | None = None,
+) -> Any:
+    """The operator for ``spec.kind``; all are keyed processors for the event-time driver."""
+    if spec.kind in ("tumbling", "sliding", "session"):
+        return TimeWindowOperator(spec, aggregates, on_window, where)
+    from cep.stream.rolling import CountWindowOperator, RollingOperator
+
+    if spec.kind == "rolling":
+        return RollingOperator(spec, aggregates, on_window, where)
+    if spec.kind == "count":
+        return CountWindowOperator(spec, aggregates, on_window, where)
+    raise ValueError(f"unknown window kind {spec.kind!r}")
