@@ -8,8 +8,8 @@ sums and counts subtract, standard deviation runs Welford's update backwards, an
 monotonic deque, so a rolling window never rescans its events.
 
 Values follow the language's rules: ``null`` is skipped by every aggregate but ``count()``;
-``sum``/``avg``/``stddev`` skip non-numbers (booleans are not numbers); min/max compare values
-of one kind and skip values of another kind than the first one seen.
+``sum``/``avg``/``stddev`` skip non-numbers (booleans are not numbers); min/max are over the
+numbers when there are any, else over the strings.
 """
 
 from __future__ import annotations
@@ -163,65 +163,87 @@ class Stddev(Accumulator):
         self.n, self.mean, self.m2 = data
 
 
-def _kind(value: Any) -> Any:
-    return "number" if _is_number(value) else value.__class__
+class _Monotonic:
+    """Candidates for min or max under FIFO removal: the front is the result; each later value
+    could become it once the values before it leave. Equal values are all kept, so removing
+    one of them leaves the others."""
+
+    __slots__ = ("items", "better")
+
+    def __init__(self, better: Callable[[Any, Any], bool]) -> None:
+        self.items: deque[Any] = deque()
+        self.better = better
+
+    def add(self, value: Any) -> None:
+        items = self.items
+        while items and self.better(value, items[-1]):
+            items.pop()
+        items.append(value)
+
+    def remove(self, value: Any) -> None:
+        # The removed value is the oldest in the window: still a candidate only if nothing
+        # after it was better, and then it is the front.
+        if self.items and self.items[0] == value:
+            self.items.popleft()
 
 
 class _Extreme(Accumulator):
-    """min/max: a monotonic deque of candidates, so the oldest value can leave in O(1).
+    """min/max over numbers when the window has any, otherwise over strings (so ``min(name)``
+    works); booleans, null and other values are skipped. Order-independent, O(1) amortised."""
 
-    The front is the result; each later candidate could become it once the values before it
-    leave the window. Equal values are all kept, so removing one of them leaves the others.
-    Values of another kind than the candidates' (a string among numbers) are skipped, as
-    comparisons between kinds are false in the language.
-    """
-
-    __slots__ = ("candidates",)
+    __slots__ = ("numbers", "strings")
 
     def __init__(self) -> None:
-        self.candidates: deque[Any] = deque()
+        self.numbers = _Monotonic(self._better)
+        self.strings = _Monotonic(self._better)
 
-    def _better(self, a: Any, b: Any) -> bool:  # pragma: no cover - interface
+    @staticmethod
+    def _better(a: Any, b: Any) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def _side(self, value: Any) -> _Monotonic | None:
+        if _is_number(value):
+            return self.numbers
+        if value.__class__ is str:
+            return self.strings
+        return None
+
     def add(self, value: Any) -> None:
-        if value is None:
-            return
-        candidates = self.candidates
-        if candidates and _kind(candidates[0]) != _kind(value):
-            return
-        while candidates and self._better(value, candidates[-1]):
-            candidates.pop()
-        candidates.append(value)
+        side = self._side(value)
+        if side is not None:
+            side.add(value)
 
     def remove(self, value: Any) -> None:
-        # FIFO removal: the removed value is the oldest in the window. It is still a candidate
-        # only if nothing after it was better, and then it is the front.
-        candidates = self.candidates
-        if candidates and _kind(candidates[0]) == _kind(value) and candidates[0] == value:
-            candidates.popleft()
+        side = self._side(value)
+        if side is not None:
+            side.remove(value)
 
     def result(self) -> Any:
-        return self.candidates[0] if self.candidates else None
+        if self.numbers.items:
+            return self.numbers.items[0]
+        return self.strings.items[0] if self.strings.items else None
 
     def snapshot(self) -> list[Any]:
-        return list(self.candidates)
+        return [list(self.numbers.items), list(self.strings.items)]
 
     def restore(self, data: list[Any]) -> None:
-        self.candidates = deque(data)
+        self.numbers.items = deque(data[0])
+        self.strings.items = deque(data[1])
 
 
 class Min(_Extreme):
     __slots__ = ()
 
-    def _better(self, a: Any, b: Any) -> bool:
+    @staticmethod
+    def _better(a: Any, b: Any) -> bool:
         return a < b
 
 
 class Max(_Extreme):
     __slots__ = ()
 
-    def _better(self, a: Any, b: Any) -> bool:
+    @staticmethod
+    def _better(a: Any, b: Any) -> bool:
         return a > b
 
 

@@ -3,9 +3,10 @@
 A window pattern's operator is a keyed processor for the same event-time driver the NFA uses,
 so windows get the same watermarks, the same lateness rule and the same end-of-input flush:
 events reach the operator in event-time order once the watermark passes them; a window fires
-once, when the watermark passes its last millisecond (``end - 1``, as Flink's
-``window.maxTimestamp()``); an event for a window that has fired is necessarily late (its time
-is behind the watermark), so it never reaches the operator.
+once, when the watermark reaches its end: its timer is at ``end``, so it fires after every event
+of its last millisecond and before any event of the next window (timers fire before events of
+the same time). An event for a window that has fired is necessarily late (its time is behind
+the watermark), so it never reaches the operator.
 
 Windows are aligned to the epoch: a tumbling window of size D covers ``[k*D, (k+1)*D)``; a sliding
 window of size D every S covers ``[k*S, k*S + D)``. A session covers its events' times plus the
@@ -137,7 +138,7 @@ class TimeWindowOperator(_WindowBase):
             window = windows.get(start)
             if window is None:
                 window = windows[start] = _Window(start, start + self._size, self._new_accs())
-                self.timers.register_timer(key, window.end - 1)  # type: ignore[union-attr]
+                self.timers.register_timer(key, window.end)  # type: ignore[union-attr]
             for acc, value in zip(window.accs, values):
                 acc.add(value)
             window.last = event
@@ -146,18 +147,18 @@ class TimeWindowOperator(_WindowBase):
                         event: Any) -> None:
         session = next(iter(windows.values()), None)
         if session is not None and ts >= session.end:
-            # Cannot happen with the driver's ordering (the session's timer at end - 1 fires
-            # before any event at or after end), but never merge across a closed gap.
+            # Cannot happen with the driver's ordering (the session's timer at its end fires
+            # before any event at or after the end), but never merge across a closed gap.
             del windows[session.start]
             self._fire(key, session.start, session.end, session.accs, session.last)
             session = None
         if session is None:
             session = windows[ts] = _Window(ts, ts + self._gap, self._new_accs())
-            self.timers.register_timer(key, session.end - 1)  # type: ignore[union-attr]
+            self.timers.register_timer(key, session.end)  # type: ignore[union-attr]
         elif ts + self._gap > session.end:
-            self.timers.delete_timer(key, session.end - 1)  # type: ignore[union-attr]
+            self.timers.delete_timer(key, session.end)  # type: ignore[union-attr]
             session.end = ts + self._gap
-            self.timers.register_timer(key, session.end - 1)  # type: ignore[union-attr]
+            self.timers.register_timer(key, session.end)  # type: ignore[union-attr]
         for acc, value in zip(session.accs, values):
             acc.add(value)
         session.last = event
@@ -166,7 +167,7 @@ class TimeWindowOperator(_WindowBase):
         windows = self.keys.get(key)
         if not windows:
             return
-        due = sorted(start for start, w in windows.items() if w.end - 1 <= ts)
+        due = sorted(start for start, w in windows.items() if w.end <= ts)
         for start in due:
             window = windows.pop(start)
             self._fire(key, window.start, window.end, window.accs, window.last)
