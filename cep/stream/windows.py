@@ -106,6 +106,7 @@ class TimeWindowOperator(_WindowBase):
         super().__init__(spec, aggregates, on_window, where)
         self.keys: dict[Hashable, dict[int, _Window]] = {}
         self._session = spec.kind == "session"
+        self._tumbling = spec.kind == "tumbling"
         if self._session:
             self._gap = spec.gap_ms or spec.size_ms
         else:
@@ -133,6 +134,16 @@ class TimeWindowOperator(_WindowBase):
             windows = self.keys[key] = {}
         if self._session:
             self._add_to_session(key, windows, ts, values, event)
+            return
+        if self._tumbling:
+            start = ts - ts % self._size  # the one window containing ts
+            window = windows.get(start)
+            if window is None:
+                window = windows[start] = _Window(start, start + self._size, self._new_accs())
+                self.timers.register_timer(key, window.end)  # type: ignore[union-attr]
+            for acc, value in zip(window.accs, values):
+                acc.add(value)
+            window.last = event
             return
         for start in self.starts(ts):
             window = windows.get(start)
