@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
             print(file=out)
         problems += len(report.diagnostics)
         if report.ok and not args.quiet:
-            print(f"ok  {report.path} ({_count(report.patterns, 'pattern')}, {_count(report.tests, 'test')})", file=out)
+            counts = f"{_count(report.patterns, 'pattern')}, {_count(report.tests, 'test')}"
+            print(f"ok  {report.path} ({counts})", file=out)
     bad = sum(1 for r in reports if not r.ok)
     if not args.quiet or problems or missing:
         summary = f"{_count(len(reports), 'file')} checked: "

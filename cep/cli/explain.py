@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from cep.cli import render_nfa  # rich is only needed once there is something to draw
 
     path = Path(args.file)
-    if not path.exists():
+    if not path.is_file():
         raise UsageError(f"{args.file}: no such file")
     text = read_pattern_file(path)
     views = [describe(p, text) for p in load_patterns(text, str(path), args.pattern)]
@@ -94,7 +94,8 @@ def load_patterns(text: str, path: str, only: str | None) -> list[CompiledPatter
             names = [p.name for p in file.patterns]
             close = difflib.get_close_matches(only, names, n=1)
             hint = f"did you mean `{close[0]}`? " if close else ""
-            raise UsageError(f"{path} has no pattern named `{only}`; {hint}it has: {', '.join(names) or 'none'}")
+            have = ", ".join(names) or "none"
+            raise UsageError(f"{path} has no pattern named `{only}`; {hint}it has: {have}")
     if not chosen:
         raise UsageError(f"{path} has no patterns to explain")
     subset = replace(file, patterns=chosen, tests=())
@@ -121,7 +122,8 @@ def describe(pattern: CompiledPattern, source: str = "") -> PatternView:
             start=s is pattern.nfa.start,
             final=s.is_final,
             edges=tuple(
-                EdgeView(e.action.name.lower(), e.target.id, _state_name(e.target), condition_text(e.condition, texts))
+                EdgeView(e.action.name.lower(), e.target.id, _state_name(e.target),
+                         condition_text(e.condition, texts))
                 for e in s.edges
             ),
         )
@@ -148,23 +150,35 @@ def _reachable(nfa: NFA) -> list[State]:
 
 
 def _define_texts(pattern: ast.Pattern | None, source: str) -> dict[str, str]:
-    """Each define's condition as the user wrote it (canonical text when it spans lines)."""
+    """Each define's condition as the user wrote it (canonical text when it spans lines).
+
+    Keyed by the texts the compiler may have put in the NFA's conditions: its placeholder
+    ``VAR as ...`` and the canonical text of the expression.
+    """
     if pattern is None:
         return {}
     out: dict[str, str] = {}
     for define in pattern.defines:
         span = define.condition.span
-        text = source[span.start : span.end] if source and span.end > span.start else ""
-        out[define.var] = text if text and "\n" not in text else format_expr(define.condition)
+        written = source[span.start : span.end] if source and span.end > span.start else ""
+        canonical = format_expr(define.condition)
+        shown = written if written and "\n" not in written else canonical
+        out[f"{define.var} as ..."] = shown
+        out.setdefault(canonical, shown)
     return out
 
 
 def condition_text(condition: Condition | None, defines: dict[str, str]) -> str:
-    """The text of an edge's condition, with the compiler's ``VAR as ...`` placeholders filled in."""
+    """The text of an edge's condition (its define as written, or its negation)."""
     if condition is None:
         return "true"
     text = condition.text
-    return re.sub(r"\b(\w+) as \.\.\.", lambda m: defines.get(m.group(1), m.group(0)), text)
+    if text in defines:
+        return defines[text]
+    negated = re.fullmatch(r"not \((.*)\)", text)
+    if negated and negated.group(1) in defines:
+        return f"not ({defines[negated.group(1)]})"
+    return re.sub(r"\b\w+ as \.\.\.", lambda m: defines.get(m.group(0), m.group(0)), text)
 
 
 def _header(pattern: CompiledPattern) -> tuple[tuple[str, str], ...]:

@@ -31,7 +31,8 @@ EXIT_PROBLEMS = 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="pattern files, or folders to search for *.cep")
-    parser.add_argument("--check", action="store_true", help="write nothing; list files that would change (exit 1)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; list the files that would change (exit 1 if any)")
     parser.add_argument("--diff", action="store_true", help="write nothing; print what would change as a diff")
 
 

@@ -114,7 +114,8 @@ def to_dot(views: list["PatternView"]) -> str:
             out.append(f"    {p}_start -> {p}_s{start.id};")
         for state in view.states:
             for edge in state.edges:
-                label = _dot_label(edge.action, edge.condition) if edge.condition != "true" else _dot_label(edge.action)
+                lines = (edge.action,) if edge.condition == "true" else (edge.action, edge.condition)
+                label = _dot_label(*lines)
                 style = _DOT_EDGE_STYLE.get(edge.action, "solid")
                 out.append(f"    {p}_s{state.id} -> {p}_s{edge.target} [label={label}, style={style}];")
         out.append("  }")

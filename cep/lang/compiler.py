@@ -15,6 +15,7 @@ from cep.errors import CepError, Diagnostic, EventError, PatternError
 from cep.lang import ast
 from cep.lang.expressions import MATCH, WINDOW, AggregateRegistry, Compiled, ExpressionCompiler, Scope, output_name
 from cep.lang.functions import get_path
+from cep.lang.printer import format_expr
 from cep.nfa.compiler import compile_nfa
 from cep.nfa.spec import (
     Condition,
@@ -131,7 +132,7 @@ class _PatternCompiler:
             return None
         scope = Scope(frozenset(self.variables), var, time_field=self.time_path, time_unit=self.time_unit)
         compiled: Compiled = self.exprs.condition(define.condition, scope)
-        return Condition(compiled.fn, compiled.iterative, f"{var} as ...")
+        return Condition(compiled.fn, compiled.iterative, format_expr(define.condition))
 
     def times(self, q: ast.Quantifier | None) -> tuple[Times, Consuming]:
         if q is None:
