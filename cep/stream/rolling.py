@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable, Hashable
 
-from cep.stream.aggregates import NEEDS_HISTORY, Accumulator
+from cep.stream.aggregates import NEEDS_HISTORY
 from cep.stream.driver import decode_key, encode_key
 from cep.stream.windows import AggregateSpec, WindowCallback, WindowSpec, _check_snapshot, _WindowBase
 
@@ -27,39 +27,36 @@ __all__ = ["RollingOperator", "CountWindowOperator"]
 
 
 class _Recent:
-    """A key's recent events (ts, values, event) and accumulators that follow them."""
+    """A key's recent events (ts, per-aggregate values, event) and the plan state following them."""
 
-    __slots__ = ("entries", "accs", "seen", "timer")
+    __slots__ = ("entries", "state", "seen", "timer")
 
-    def __init__(self, accs: list[Accumulator]) -> None:
-        self.entries: deque[tuple[int, list[Any], Any]] = deque()
-        self.accs = accs
+    def __init__(self, state: list[Any]) -> None:
+        self.entries: deque[tuple[int, tuple[Any, ...], Any]] = deque()
+        self.state = state
         self.seen = 0  # events ever added (count windows)
         self.timer: int | None = None  # pending clean-up timer (rolling)
 
 
 class _RecentBase(_WindowBase):
+    REMOVABLE = True
+
     def __init__(self, spec: WindowSpec, aggregates: tuple[AggregateSpec, ...], on_window: WindowCallback,
                  where: Callable[[Any], bool] | None = None) -> None:
         super().__init__(spec, aggregates, on_window, where)
         self.keys: dict[Hashable, _Recent] = {}
         self._history = [i for i, kind in enumerate(self._kinds) if kind in NEEDS_HISTORY]
-        self._removable = [i for i, kind in enumerate(self._kinds) if kind not in NEEDS_HISTORY]
 
     def _push(self, state: _Recent, ts: int, event: Any) -> None:
-        values = self._values(event)
-        state.entries.append((ts, values, event))
+        state.entries.append((ts, self.plan.add(state.state, event), event))
         state.seen += 1
-        for i in self._removable:
-            state.accs[i].add(values[i])
 
     def _evict_oldest(self, state: _Recent) -> None:
         _, values, _ = state.entries.popleft()
-        for i in self._removable:
-            state.accs[i].remove(values[i])
+        self.plan.remove(state.state, values)
 
     def _results(self, state: _Recent) -> list[Any]:
-        results = [acc.result() for acc in state.accs]
+        results = self.plan.results(state.state)
         for i in self._history:
             ordered = state.entries if self._kinds[i] == "first" else reversed(state.entries)
             results[i] = next((values[i] for _, values, _ in ordered if values[i] is not None), None)
@@ -79,7 +76,8 @@ class _RecentBase(_WindowBase):
             "kind": self.spec.kind,
             "fired": self.fired,
             "keys": [
-                [encode_key(key), [[ts, values, event] for ts, values, event in s.entries], s.seen, s.timer]
+                [encode_key(key), [[ts, list(values), event] for ts, values, event in s.entries], s.seen, s.timer,
+                 self.plan.encode(s.state)]
                 for key, s in self.keys.items()
             ],
         }
@@ -88,12 +86,12 @@ class _RecentBase(_WindowBase):
         _check_snapshot(data, self.spec.kind)
         self.fired = data["fired"]
         self.keys = {}
-        for key, entries, seen, timer in data["keys"]:
-            state = _Recent(self._new_accs())
+        for key, entries, seen, timer, plan_state in data["keys"]:
+            # The aggregate state is restored as it was, not recomputed from the events: a
+            # rolling window's sums after many additions and removals must come back bit-exact.
+            state = _Recent(self.plan.decode(plan_state))
             for ts, values, event in entries:
-                state.entries.append((ts, values, event))
-                for i in self._removable:
-                    state.accs[i].add(values[i])
+                state.entries.append((ts, tuple(values), event))
             state.seen = seen
             state.timer = timer
             self.keys[decode_key(key)] = state
@@ -107,7 +105,7 @@ class RollingOperator(_RecentBase):
             return
         state = self.keys.get(key)
         if state is None:
-            state = self.keys[key] = _Recent(self._new_accs())
+            state = self.keys[key] = _Recent(self.plan.new_state())
         self._push(state, ts, event)
         size = self.spec.size_ms
         horizon = ts - size  # type: ignore[operator]
@@ -140,6 +138,12 @@ class CountWindowOperator(_RecentBase):
     smaller ``every`` (sliding) the last N events are kept so the oldest can leave.
     """
 
+    def __init__(self, spec: WindowSpec, aggregates: tuple[AggregateSpec, ...], on_window: WindowCallback,
+                 where: Callable[[Any], bool] | None = None) -> None:
+        # Tumbling (or gapped) count windows never remove a value: a plain plan suffices.
+        self.REMOVABLE = (spec.count_every or spec.count) < spec.count  # type: ignore[operator]
+        super().__init__(spec, aggregates, on_window, where)
+
     def on_event(self, key: Hashable, ts: int, event: Any) -> None:
         if self.where is not None and not self.where(event):
             return
@@ -147,7 +151,7 @@ class CountWindowOperator(_RecentBase):
         every: int = self.spec.count_every or size
         state = self.keys.get(key)
         if state is None:
-            state = self.keys[key] = _Recent(self._new_accs())
+            state = self.keys[key] = _Recent(self.plan.new_state())
         if every >= size:
             self._add_tumbling(key, state, ts, event, size, every)
             return
@@ -162,28 +166,14 @@ class CountWindowOperator(_RecentBase):
         position = (state.seen - 1) % every  # 0-based place in the current cycle of `every`
         if position >= size:
             return  # a gap between windows (every > size): the event belongs to none
+        plan = self.plan
         if position == 0:
-            state.accs = self._new_accs()
+            state.state = plan.new_state()
             state.timer = ts  # the window's first time, kept in the spare slot
-        for acc, value in zip(state.accs, self._values(event)):
-            acc.add(value)
+        plan.add(state.state, event)
         if position == size - 1:
             self.fired += 1
-            self.on_window(key, state.timer, ts, [acc.result() for acc in state.accs], event)  # type: ignore[arg-type]
+            self.on_window(key, state.timer, ts, plan.results(state.state), event)  # type: ignore[arg-type]
 
     def on_timer(self, key: Hashable, ts: int) -> None:
         """Count windows register no timers."""
-
-    def snapshot(self) -> dict[str, Any]:
-        data = super().snapshot()
-        data["accs"] = [[encode_key(k), [a.snapshot() for a in s.accs]] for k, s in self.keys.items()]
-        return data
-
-    def restore(self, data: dict[str, Any]) -> None:
-        super().restore(data)
-        size = self.spec.count
-        if (self.spec.count_every or size) >= size:  # type: ignore[operator]
-            for key, accs in data["accs"]:
-                state = self.keys[decode_key(key)]
-                for acc, acc_state in zip(state.accs, accs):
-                    acc.restore(acc_state)

@@ -175,16 +175,23 @@ def make_time_getter(path: tuple[str, ...], unit: str = "auto") -> Callable[[dic
         # as the C parse itself.
         field = path[0]
         slow = time_of
+        scale = 1000 if unit == "seconds" else 1
 
         def time_of(event: Any) -> int:  # noqa: F811 - one-level fast variant
             try:
                 value = event[field]
             except (KeyError, TypeError, IndexError):
                 raise _fail("is missing") from None
+            if value.__class__ is int:
+                # Epoch numbers: no parsing at all, just the unit and the range check.
+                ms = value * scale
+                if _MIN_MS <= ms <= _MAX_MS:
+                    return ms
+                return slow(event)
             try:
                 dt = _fromisoformat(value)
             except (TypeError, ValueError):
-                return slow(event)  # numbers, other spellings, and the errors with reasons
+                return slow(event)  # floats, other spellings, and the errors with reasons
             if dt.tzinfo is not _UTC:
                 return slow(event)  # an offset or no zone: the exact path converts it
             # Arithmetic on the fields: about 0.4 us cheaper than subtracting aware

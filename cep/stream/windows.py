@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
 from cep.errors import SnapshotError
-from cep.stream.aggregates import Accumulator, make_accumulator
 from cep.stream.driver import TimerContext, decode_key, encode_key
+from cep.stream.plans import AggregatePlan
 
 __all__ = ["AggregateSpec", "WindowSpec", "WindowCallback", "TimeWindowOperator", "make_window_operator"]
 
@@ -56,17 +56,19 @@ class WindowSpec:
 
 
 class _Window:
-    __slots__ = ("start", "end", "accs", "last")
+    __slots__ = ("start", "end", "state", "last")
 
-    def __init__(self, start: int, end: int, accs: list[Accumulator]) -> None:
+    def __init__(self, start: int, end: int, state: list[Any]) -> None:
         self.start = start
         self.end = end
-        self.accs = accs
+        self.state = state  # the aggregate plan's slots
         self.last: Any = None
 
 
 class _WindowBase:
     """What all window operators share: aggregates, the where filter, callbacks."""
+
+    REMOVABLE = False  # whether the aggregate plan must support removing the oldest values
 
     def __init__(
         self,
@@ -80,22 +82,16 @@ class _WindowBase:
         self.on_window = on_window
         self.where = where
         self.timers: TimerContext | None = None
-        self._getters = [a.value for a in aggregates]
         self._kinds = [a.kind for a in aggregates]
+        self.plan = AggregatePlan(tuple(self._kinds), tuple(a.value for a in aggregates), self.REMOVABLE)
         self.fired = 0
 
     def bind(self, timers: TimerContext) -> None:
         self.timers = timers
 
-    def _values(self, event: Any) -> list[Any]:
-        return [None if get is None else get(event) for get in self._getters]
-
-    def _new_accs(self) -> list[Accumulator]:
-        return [make_accumulator(kind) for kind in self._kinds]
-
-    def _fire(self, key: Hashable, start: int, end: int, accs: list[Accumulator], last: Any) -> None:
+    def _fire(self, key: Hashable, start: int, end: int, state: list[Any], last: Any) -> None:
         self.fired += 1
-        self.on_window(key, start, end, [acc.result() for acc in accs], last)
+        self.on_window(key, start, end, self.plan.results(state), last)
 
 
 class TimeWindowOperator(_WindowBase):
@@ -112,6 +108,7 @@ class TimeWindowOperator(_WindowBase):
         else:
             self._size = spec.size_ms
             self._slide = spec.slide_ms if spec.kind == "sliding" else spec.size_ms
+        self.on_event = self._make_on_event()
 
     def starts(self, ts: int) -> list[int]:
         """Starts of the aligned windows containing ``ts``, oldest first."""
@@ -125,53 +122,67 @@ class TimeWindowOperator(_WindowBase):
         starts.reverse()
         return starts
 
-    def on_event(self, key: Hashable, ts: int, event: Any) -> None:
-        if self.where is not None and not self.where(event):
-            return
-        values = self._values(event)
-        windows = self.keys.get(key)
-        if windows is None:
-            windows = self.keys[key] = {}
-        if self._session:
-            self._add_to_session(key, windows, ts, values, event)
-            return
-        if self._tumbling:
-            start = ts - ts % self._size  # the one window containing ts
-            window = windows.get(start)
-            if window is None:
-                window = windows[start] = _Window(start, start + self._size, self._new_accs())
-                self.timers.register_timer(key, window.end)  # type: ignore[union-attr]
-            for acc, value in zip(window.accs, values):
-                acc.add(value)
-            window.last = event
-            return
-        for start in self.starts(ts):
-            window = windows.get(start)
-            if window is None:
-                window = windows[start] = _Window(start, start + self._size, self._new_accs())
-                self.timers.register_timer(key, window.end)  # type: ignore[union-attr]
-            for acc, value in zip(window.accs, values):
-                acc.add(value)
-            window.last = event
+    def _make_on_event(self) -> Callable[[Hashable, int, Any], None]:
+        """The per-event entry point, specialised for the window kind (tumbling is hottest)."""
+        keys = self.keys
+        add = self.plan.add
+        new_state = self.plan.new_state
+        where = self.where
 
-    def _add_to_session(self, key: Hashable, windows: dict[int, _Window], ts: int, values: list[Any],
-                        event: Any) -> None:
+        if self._tumbling:
+            size = self._size
+
+            def on_event(key: Hashable, ts: int, event: Any) -> None:
+                if where is not None and not where(event):
+                    return
+                windows = keys.get(key)
+                if windows is None:
+                    windows = keys[key] = {}
+                start = ts - ts % size  # the one window containing ts
+                window = windows.get(start)
+                if window is None:
+                    window = windows[start] = _Window(start, start + size, new_state())
+                    self.timers.register_timer(key, start + size)  # type: ignore[union-attr]
+                add(window.state, event)
+                window.last = event
+
+            return on_event
+
+        def on_event_general(key: Hashable, ts: int, event: Any) -> None:
+            if where is not None and not where(event):
+                return
+            windows = keys.get(key)
+            if windows is None:
+                windows = keys[key] = {}
+            if self._session:
+                self._add_to_session(key, windows, ts, event)
+                return
+            for start in self.starts(ts):
+                window = windows.get(start)
+                if window is None:
+                    window = windows[start] = _Window(start, start + self._size, new_state())
+                    self.timers.register_timer(key, window.end)  # type: ignore[union-attr]
+                add(window.state, event)
+                window.last = event
+
+        return on_event_general
+
+    def _add_to_session(self, key: Hashable, windows: dict[int, _Window], ts: int, event: Any) -> None:
         session = next(iter(windows.values()), None)
         if session is not None and ts >= session.end:
             # Cannot happen with the driver's ordering (the session's timer at its end fires
             # before any event at or after the end), but never merge across a closed gap.
             del windows[session.start]
-            self._fire(key, session.start, session.end, session.accs, session.last)
+            self._fire(key, session.start, session.end, session.state, session.last)
             session = None
         if session is None:
-            session = windows[ts] = _Window(ts, ts + self._gap, self._new_accs())
+            session = windows[ts] = _Window(ts, ts + self._gap, self.plan.new_state())
             self.timers.register_timer(key, session.end)  # type: ignore[union-attr]
         elif ts + self._gap > session.end:
             self.timers.delete_timer(key, session.end)  # type: ignore[union-attr]
             session.end = ts + self._gap
             self.timers.register_timer(key, session.end)  # type: ignore[union-attr]
-        for acc, value in zip(session.accs, values):
-            acc.add(value)
+        self.plan.add(session.state, event)
         session.last = event
 
     def on_timer(self, key: Hashable, ts: int) -> None:
@@ -181,7 +192,7 @@ class TimeWindowOperator(_WindowBase):
         due = sorted(start for start, w in windows.items() if w.end <= ts)
         for start in due:
             window = windows.pop(start)
-            self._fire(key, window.start, window.end, window.accs, window.last)
+            self._fire(key, window.start, window.end, window.state, window.last)
         if not windows:
             del self.keys[key]
 
@@ -199,7 +210,7 @@ class TimeWindowOperator(_WindowBase):
             "kind": self.spec.kind,
             "fired": self.fired,
             "keys": [
-                [encode_key(key), [[w.start, w.end, [a.snapshot() for a in w.accs], w.last] for w in windows.values()]]
+                [encode_key(key), [[w.start, w.end, self.plan.encode(w.state), w.last] for w in windows.values()]]
                 for key, windows in self.keys.items()
             ],
         }
@@ -207,13 +218,11 @@ class TimeWindowOperator(_WindowBase):
     def restore(self, data: dict[str, Any]) -> None:
         _check_snapshot(data, self.spec.kind)
         self.fired = data["fired"]
-        self.keys = {}
+        self.keys.clear()  # the same dict: on_event holds a reference to it
         for key, windows in data["keys"]:
             restored: dict[int, _Window] = {}
-            for start, end, accs, last in windows:
-                window = _Window(start, end, self._new_accs())
-                for acc, state in zip(window.accs, accs):
-                    acc.restore(state)
+            for start, end, state, last in windows:
+                window = _Window(start, end, self.plan.decode(state))
                 window.last = last
                 restored[start] = window
             self.keys[decode_key(key)] = restored
