@@ -140,7 +140,8 @@ class _BlockRun:
                 if not self._given(step):
                     break
             elif isinstance(step, ast.Advance):
-                self.harness.advance(by=step.by.millis)
+                if not self._advance(step):
+                    break
             else:
                 self._expect(step)
             if index == last_input:
@@ -162,6 +163,16 @@ class _BlockRun:
                     f"given {step.stream} (line {step.span.line}), event {number}: the engine cannot use it: "
                     f"{reason}\n    {show(event)}")
                 return False
+        return True
+
+    def _advance(self, step: ast.Advance) -> bool:
+        if self.harness.now is None:
+            timed = any(p.time_of is not None for p in self.harness.patterns)
+            why = ("no event has been given yet, so there is no time to move on from" if timed else
+                   "no pattern of the file has a `time` clause, so events only have arrival order")
+            self.failures.append(f"advance {step.by.text or step.by.millis} (line {step.span.line}): {why}")
+            return False
+        self.harness.advance(by=step.by.millis)
         return True
 
     def _emitted(self, name: str, timeout: bool) -> list[Match]:

@@ -57,6 +57,7 @@ class StreamShape:
     time: FieldPath | None = None
     time_unit: str = "auto"
     within_ms: int | None = None
+    window_ms: int | None = None
     lateness_ms: int = 0
     fields: dict[FieldPath, FieldHint] = field(default_factory=dict)
 
@@ -110,6 +111,8 @@ def infer(source: PatternSource, stream: str | None = None) -> StreamShape:
             shape.lateness_ms = max(shape.lateness_ms, p.time.lateness.millis)
         if p.match is not None and p.match.within is not None:
             shape.within_ms = max(shape.within_ms or 0, p.match.within.millis)
+        if p.window is not None and p.window.size is not None:
+            shape.window_ms = max(shape.window_ms or 0, p.window.size.millis)
     for p in mine:
         _PatternWalker(shape, p).walk()
     return shape

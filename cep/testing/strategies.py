@@ -19,11 +19,13 @@ generate:
 * key fields: a few ids (``k1``, ``k2``, ``k3``), or the literals the key is compared with;
 * the time field: non-decreasing times (equal times included) from 2024-01-01, as ISO-8601
   strings (or epoch ms with ``time_format="millis"``; epoch seconds for ``time F seconds``),
-  with gaps up to half the pattern's ``within`` (10 s without one);
+  with gaps up to half the pattern's ``within`` (a quarter of a window pattern's window;
+  10 s otherwise);
 * fields compared with numbers: the literals, values just either side of each, and a range
   around them (``amount < 0.10`` gives values on both sides of 0.10);
-* fields compared with strings: those strings and a few others; with booleans: booleans;
-  with ``null`` (``is null``): sometimes null;
+* fields compared with strings: mostly those strings, sometimes others; with booleans:
+  booleans; with ``null`` (``x is null``): sometimes null (half the time when that is the
+  only test of the field);
 * any other field the pattern reads: small integers.
 
 ``fields={"amount": st.floats(0, 1)}`` replaces what is generated for a field (dotted names
@@ -83,7 +85,12 @@ def events_for(
             generated[path] = values_for(hint)
     generated.update(overrides)
 
-    gap = duration_millis(max_gap) if max_gap is not None else (shape.within_ms // 2 if shape.within_ms else 10_000)
+    if max_gap is not None:
+        gap = duration_millis(max_gap)
+    elif shape.within_ms:
+        gap = shape.within_ms // 2
+    else:
+        gap = shape.window_ms // 4 if shape.window_ms else 10_000
     first = to_millis(start)
     time_path = shape.time if shape.time is not None and shape.time not in overrides else None
     seconds = shape.time_unit == "seconds"
@@ -117,14 +124,19 @@ def values_for(hint: FieldHint) -> SearchStrategy[Any]:
         options.append(_numbers(hint.numbers))
     if hint.strings:
         others = [s for s in _OTHER_STRINGS if s not in hint.strings]
-        options.append(st.one_of(st.sampled_from(hint.strings), st.sampled_from(others),
-                                 st.text("abcxyz", min_size=1, max_size=5)))
+        other = st.one_of(st.sampled_from(others), st.text("abcxyz", min_size=1, max_size=5))
+        options.append(_weighted(st.sampled_from(hint.strings), other, 3))  # the literals, mostly
     if hint.booleans:
         options.append(st.booleans())
-    values = st.one_of(*options) if options else st.integers(0, 100)
-    if not hint.nullable:
-        return values
-    return st.integers(0, 4).flatmap(lambda n: st.none() if n == 0 else values)
+    if not options:
+        return st.one_of(st.none(), st.integers(0, 100)) if hint.nullable else st.integers(0, 100)
+    values = st.one_of(*options)
+    return _weighted(values, st.none(), 4) if hint.nullable else values
+
+
+def _weighted(usual: SearchStrategy[Any], rare: SearchStrategy[Any], odds: int) -> SearchStrategy[Any]:
+    """``usual`` ``odds`` times out of ``odds + 1``, else ``rare``; shrinks towards ``usual``."""
+    return st.integers(0, odds).flatmap(lambda n: rare if n == odds else usual)
 
 
 def _numbers(literals: list[int | float]) -> SearchStrategy[int | float]:
