@@ -223,7 +223,7 @@ class _PatternCompiler:
             emit=emit,
             variables=(),
             window=spec,
-            aggregates=tuple(AggregateSpec(kind, value) for kind, value in registry.entries),
+            aggregates=tuple(AggregateSpec(kind, value, field) for kind, value, field in registry.entries),
             having=having,
             **self.common(),
         )

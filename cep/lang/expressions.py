@@ -57,15 +57,16 @@ class AggregateRegistry:
     """
 
     def __init__(self) -> None:
-        self.entries: list[tuple[str, Callable[[Any], Any] | None]] = []
+        self.entries: list[tuple[str, Callable[[Any], Any] | None, str | None]] = []
         self._index: dict[Any, int] = {}
 
-    def index_of(self, call: ast.Call, kind: str, value: Callable[[Any], Any] | None) -> int:
+    def index_of(self, call: ast.Call, kind: str, value: Callable[[Any], Any] | None, field: str | None = None) -> int:
+        """The slot of this aggregate; ``field`` names a plain top-level field argument."""
         key = (call.name, call.args)
         found = self._index.get(key)
         if found is None:
             found = self._index[key] = len(self.entries)
-            self.entries.append((kind, value))
+            self.entries.append((kind, value, field))
         return found
 
 
@@ -362,8 +363,10 @@ class _Generator:
             self.owner.error(node, f"{name}() takes one argument, got {len(node.args)}")
             return "None"
         event_scope = Scope(time_field=self.scope.time_field, time_unit=self.scope.time_unit)
-        value = self.owner.value(node.args[0], event_scope).fn
-        return f"A[{registry.index_of(node, name, value)}]"
+        arg = node.args[0]
+        value = self.owner.value(arg, event_scope).fn
+        field = arg.parts[0] if isinstance(arg, ast.Path) and len(arg.parts) == 1 else None
+        return f"A[{registry.index_of(node, name, value, field)}]"
 
     def aggregate(self, node: ast.Call) -> str:
         """``count(VAR)``, ``count()``, ``sum(VAR.f)``... over the variable's events."""

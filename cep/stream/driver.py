@@ -261,10 +261,8 @@ class EventTimeDriver:
             return self._add_many_arrival(events)
         time_of = self._time_of
         key_of = self._key_of
-        on_event = self._on_event
         run = self._run
         append = run.append
-        popleft = run.popleft
         heap = self._heap
         lateness1 = self._lateness1
         wm = self._wm
@@ -292,16 +290,13 @@ class EventTimeDriver:
                 if ts > max_ts:
                     max_ts = ts
                     if ts - lateness1 > wm:
-                        wm = self._wm = ts - lateness1
-                        if heap or self._next_timer <= wm:
-                            self._release(wm)
-                            continue
-                        while run and run[0][0] <= wm:
-                            ets, _, k, ev = popleft()
-                            on_event(k, ets, ev)
-                            if heap or self._next_timer <= wm:  # a timer the processor registered
-                                self._release(wm)
-                                break
+                        wm = ts - lateness1
+            self._wm = wm
+            # Release once for the whole batch. The processing order is the same as releasing
+            # after every event: whatever a later event of the batch adds is not older than
+            # anything already due (it would be late), and _release interleaves timers.
+            if (run and run[0][0] <= wm) or heap or self._next_timer <= wm:
+                self._release(wm)
         finally:
             self._max_ts = max_ts
             self._seq = seq

@@ -159,7 +159,7 @@ class AggregatePlan:
     """
 
     def __init__(self, kinds: tuple[str, ...], getters: tuple[Callable[[Any], Any] | None, ...],
-                 removable: bool = False) -> None:
+                 removable: bool = False, fields: tuple[str | None, ...] | None = None) -> None:
         self.kinds = kinds
         self.removable = removable
         self.offsets: list[int] = []
@@ -176,8 +176,14 @@ class AggregatePlan:
         add_lines, remove_lines, result_parts, values, unpack = [], [], [], [], []
         for n, (kind, getter) in enumerate(zip(kinds, getters)):
             i = self.offsets[n]
-            fields = {"i": i, "i1": i + 1, "v": f"v{n}"}
-            if kind != "count()":
+            slots = {"i": i, "i1": i + 1, "v": f"v{n}"}
+            field = fields[n] if fields else None
+            if kind != "count()" and field is not None:
+                namespace[f"F{n}"] = field  # a constant, never spliced into the code
+                add_lines.append(f"v{n} = e.get(F{n})")
+                values.append(f"v{n}")
+                unpack.append(f"v{n}")
+            elif kind != "count()":
                 namespace[f"G{n}"] = getter
                 add_lines.append(f"v{n} = G{n}(e)")
                 values.append(f"v{n}")
@@ -187,16 +193,16 @@ class AggregatePlan:
                 unpack.append(f"_{n}")
             if removable and kind in ("min", "max"):
                 add_lines.append(f"S[{i}].add(v{n})")
-                remove_lines.append(_REMOVE[kind].format(**fields))
+                remove_lines.append(_REMOVE[kind].format(**slots))
                 result_parts.append(f"S[{i}].result()")
                 continue
-            add_lines.append(_ADD[kind].format(**fields))
+            add_lines.append(_ADD[kind].format(**slots))
             if removable:
                 if kind in ("first", "last"):
                     result_parts.append("None")  # read from the history by the operator
                     continue
-                remove_lines.append(_REMOVE[kind].format(**fields))
-            result_parts.append(_RESULT[kind].format(**fields))
+                remove_lines.append(_REMOVE[kind].format(**slots))
+            result_parts.append(_RESULT[kind].format(**slots))
         tail = f"\n    return ({', '.join(values)},)" if removable else ""
         remove_values = ", ".join(unpack) if unpack else "_"
         source = (

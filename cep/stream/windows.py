@@ -34,6 +34,11 @@ WindowCallback = Callable[[Hashable, int, int, list[Any], Any], None]
 windows, the newest event's time for rolling and count windows."""
 
 SNAPSHOT_FORMAT = "cep.windows"
+
+# The timer key of aligned windows' shared end-of-window timers. A one-element tuple, so it
+# encodes in snapshots like any key and no user key can equal it: a one-field key is the field's
+# value itself, never a tuple, and keys of several fields are tuples of two or more.
+_ALIGNED = ("\x00cep:aligned-window-end",)
 SNAPSHOT_VERSION = 1
 
 
@@ -43,6 +48,7 @@ class AggregateSpec:
 
     kind: str  # a key of cep.stream.aggregates.ACCUMULATORS ("count()" counts every event)
     value: Callable[[Any], Any] | None = None
+    field: str | None = None  # when the value is just a top-level field: read it inline
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,8 @@ class _WindowBase:
         self.where = where
         self.timers: TimerContext | None = None
         self._kinds = [a.kind for a in aggregates]
-        self.plan = AggregatePlan(tuple(self._kinds), tuple(a.value for a in aggregates), self.REMOVABLE)
+        self.plan = AggregatePlan(tuple(self._kinds), tuple(a.value for a in aggregates), self.REMOVABLE,
+                                  tuple(a.field for a in aggregates))
         self.fired = 0
 
     def bind(self, timers: TimerContext) -> None:
@@ -101,6 +108,10 @@ class TimeWindowOperator(_WindowBase):
                  where: Callable[[Any], bool] | None = None) -> None:
         super().__init__(spec, aggregates, on_window, where)
         self.keys: dict[Hashable, dict[int, _Window]] = {}
+        # Aligned windows (tumbling, sliding) end at the same times for every key, so they share
+        # one timer per end time: `ends` lists, per end, the keys with a window ending then, in
+        # the order their windows opened (the firing order). Sessions use a timer per key.
+        self.ends: dict[int, list[Hashable]] = {}
         self._session = spec.kind == "session"
         self._tumbling = spec.kind == "tumbling"
         if self._session:
@@ -142,7 +153,7 @@ class TimeWindowOperator(_WindowBase):
                 window = windows.get(start)
                 if window is None:
                     window = windows[start] = _Window(start, start + size, new_state())
-                    self.timers.register_timer(key, start + size)  # type: ignore[union-attr]
+                    self._schedule(key, start + size)
                 add(window.state, event)
                 window.last = event
 
@@ -161,11 +172,19 @@ class TimeWindowOperator(_WindowBase):
                 window = windows.get(start)
                 if window is None:
                     window = windows[start] = _Window(start, start + self._size, new_state())
-                    self.timers.register_timer(key, window.end)  # type: ignore[union-attr]
+                    self._schedule(key, window.end)
                 add(window.state, event)
                 window.last = event
 
         return on_event_general
+
+    def _schedule(self, key: Hashable, end: int) -> None:
+        waiting = self.ends.get(end)
+        if waiting is None:
+            self.ends[end] = [key]
+            self.timers.register_timer(_ALIGNED, end)  # type: ignore[union-attr]
+        else:
+            waiting.append(key)
 
     def _add_to_session(self, key: Hashable, windows: dict[int, _Window], ts: int, event: Any) -> None:
         session = next(iter(windows.values()), None)
@@ -186,6 +205,13 @@ class TimeWindowOperator(_WindowBase):
         session.last = event
 
     def on_timer(self, key: Hashable, ts: int) -> None:
+        if key == _ALIGNED and not self._session:
+            for each in self.ends.pop(ts, ()):
+                self._fire_due(each, ts)
+            return
+        self._fire_due(key, ts)
+
+    def _fire_due(self, key: Hashable, ts: int) -> None:
         windows = self.keys.get(key)
         if not windows:
             return
@@ -213,6 +239,7 @@ class TimeWindowOperator(_WindowBase):
                 [encode_key(key), [[w.start, w.end, self.plan.encode(w.state), w.last] for w in windows.values()]]
                 for key, windows in self.keys.items()
             ],
+            "ends": [[end, [encode_key(k) for k in keys]] for end, keys in self.ends.items()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -226,6 +253,7 @@ class TimeWindowOperator(_WindowBase):
                 window.last = last
                 restored[start] = window
             self.keys[decode_key(key)] = restored
+        self.ends = {end: [decode_key(k) for k in keys] for end, keys in data.get("ends", [])}
 
 
 def _check_snapshot(data: dict[str, Any], kind: str) -> None:
