@@ -360,6 +360,15 @@ class EventTimeDriver:
         run = self._run
         heap = self._heap
         on_event = self._on_event
+        if not heap and self._next_timer > wm:
+            # The common case: events in order and no timer due. A tight loop that only has to
+            # watch for a timer the processor registers for a time already passed.
+            popleft = run.popleft
+            while run and run[0][0] <= wm:
+                ets, _, k, ev = popleft()
+                on_event(k, ets, ev)
+                if self._next_timer <= wm or heap:
+                    break
         while True:
             nt = self._next_timer
             if run or heap:
