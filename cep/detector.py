@@ -51,7 +51,8 @@ class _PatternRunner:
             self.operator = make_window_operator(pattern.window, pattern.aggregates, self._on_window, pattern.where)
         else:
             assert pattern.nfa is not None
-            self.operator = NFAOperator(pattern.nfa, self._on_match, where=pattern.where)
+            on_timeout = self._on_timeout if pattern.timeout_emit is not None else None
+            self.operator = NFAOperator(pattern.nfa, self._on_match, on_timeout=on_timeout, where=pattern.where)
         self.driver = EventTimeDriver(
             self.operator,
             time_of=pattern.time_of,
@@ -66,6 +67,17 @@ class _PatternRunner:
         last = node.event
         time_value = get_path(last, p.time_path) if p.time_path else None
         self._emit(Match(p.name, key, p.fields_of(by_var, last), by_var, ts, False, time_value))
+
+    def _on_timeout(self, key: Hashable, node: BufferNode, ts: int) -> None:
+        """A partial match expired by `within`: output it with what matched so far."""
+        p = self.pattern
+        by_var = events_by_variable(node, p.variables)
+        last = node.event
+        fields = {name: fn(by_var, last) for name, fn in p.timeout_emit or ()}
+        time_value: Any = ts
+        if p.time_path and isinstance(get_path(last, p.time_path), str):
+            time_value = format_timestamp_iso(ts)
+        self._emit(Match(p.name, key, fields, by_var, ts, True, time_value))
 
     def _on_window(self, key: Hashable, start: int, end: int, results: list[Any], last: Any) -> None:
         p = self.pattern

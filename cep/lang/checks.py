@@ -127,7 +127,9 @@ class _PatternChecker:
         self._check_keys()
         if p.timeout_emit is not None:
             span = p.timeout_emit[0].span if p.timeout_emit else name_span
-            self.not_yet(span, "`on timeout emit`", "drop the clause for now; expired partial matches are discarded")
+            if p.match is not None and p.match.within is None:
+                self.error(span, "`on timeout emit` needs `within`",
+                           "partial matches time out only when `within D` bounds the match")
         self._check_emit(p.emit)
         exprs = ExprChecker(self.error, self.not_yet, set(self.vars), window=p.window is not None)
         if p.source.where is not None:
@@ -165,15 +167,28 @@ class _PatternChecker:
             self._walk_sequence(seq.body)
             self._check_quantifier(seq.quantifier)
         elif isinstance(seq, ast.Sequence):
-            for part in seq.parts:
+            for index, part in enumerate(seq.parts):
                 if part.negated:
-                    join = "next not" if part.contiguity is ast.Contiguity.STRICT else "then not"
-                    self.not_yet(part.span, f"negation (`{join}`)")
+                    self._check_negation(part, last=index == len(seq.parts) - 1 and seq is self.p.match.sequence)
                 self._walk_sequence(part.element)
         elif isinstance(seq, ast.Alternation):
             self.not_yet(seq.span, "alternation (`|`)", "write one pattern per alternative for now")
             for option in seq.options:
                 self._walk_sequence(option)
+
+    def _check_negation(self, part: ast.SeqPart, last: bool) -> None:
+        join = "next not" if part.contiguity is ast.Contiguity.STRICT else "then not"
+        element = part.element
+        if not isinstance(element, ast.Step):
+            self.error(part.span, f"`{join}` takes a single variable, not a group",
+                       "negate one variable, e.g. `then not refund`")
+        elif element.quantifier is not None:
+            self.error(element.quantifier.span, f"a negated variable cannot be quantified",
+                       f"`{join} {element.var}` already means no {element.var} at all")
+        if (last and part.contiguity is not ast.Contiguity.STRICT and self.p.match is not None
+                and self.p.match.within is None):
+            self.error(part.span, f"a pattern ending in `then not` needs `within`",
+                       "absence is only known when time runs out: add `within D` to the match")
 
     def _check_quantifier(self, q: ast.Quantifier | None) -> None:
         if q is None:

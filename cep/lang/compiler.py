@@ -62,6 +62,8 @@ class CompiledPattern:
     window: WindowSpec | None = None
     aggregates: tuple[AggregateSpec, ...] = ()
     having: Callable[..., bool] | None = None
+    # `on timeout emit`: fields of partial matches that expire by `within` (None: not wanted).
+    timeout_emit: tuple[tuple[str, Callable[..., Any]], ...] | None = None
 
     def fields_of(self, by_var: dict[str, list[Any]], last_event: Any) -> dict[str, Any]:
         """The emitted fields of a match."""
@@ -166,10 +168,11 @@ class _PatternCompiler:
             return self.element(seq, Consuming.SKIP_TILL_NEXT)
         nodes: list[Node] = []
         for part in seq.parts:
-            if part.negated:
-                self.error(part, "not yet supported: negation (next not / then not)")
-                continue
             consuming = _CONSUMING[part.contiguity] if part.contiguity else Consuming.SKIP_TILL_NEXT
+            if part.negated and isinstance(part.element, ast.Step):
+                var = part.element.var
+                nodes.append(Element(var, self.condition(var), Times(1, 1), consuming, negated=True))
+                continue
             nodes.extend(self.element(part.element, consuming))
         return nodes
 
@@ -239,10 +242,10 @@ class _PatternCompiler:
         elements = tuple(self.sequence(p.match.sequence))
         if p.match.within_between_events:
             self.error(p.match, "not yet supported: within ... between events")
-        if p.timeout_emit is not None:
-            self.error(p, "not yet supported: on timeout emit")
         where = self.where()
-        emit = self.emit_items(p.emit, Scope(frozenset(self.variables), None, MATCH, self.time_path, self.time_unit))
+        match_scope = Scope(frozenset(self.variables), None, MATCH, self.time_path, self.time_unit)
+        emit = self.emit_items(p.emit, match_scope)
+        timeout_emit = self.emit_items(p.timeout_emit, match_scope) if p.timeout_emit is not None else None
         skip = SkipStrategy()
         if p.skip is not None:
             skip = SkipStrategy(SkipKind(p.skip.kind.value), p.skip.var)
@@ -259,6 +262,7 @@ class _PatternCompiler:
             where=where,
             emit=emit,
             variables=tuple(dict.fromkeys(self.variables)),
+            timeout_emit=timeout_emit,
             **self.common(),
         )
 

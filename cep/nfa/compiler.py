@@ -45,6 +45,7 @@ class _GroupContext:
 class _Builder:
     def __init__(self) -> None:
         self.states: list[State] = []
+        self.stops: dict[str, State] = {}
 
     def new_state(self, name: str, kind: StateKind = StateKind.NORMAL) -> State:
         if len(self.states) >= MAX_UNROLLED_STATES:
@@ -57,8 +58,52 @@ class _Builder:
 
     def sequence(self, elements: tuple[Node, ...], sink: State, ctx: _GroupContext | None) -> State:
         for index in range(len(elements) - 1, -1, -1):
+            el = elements[index]
+            if isinstance(el, Element) and el.negated:
+                sink = self.negation(el, sink)
+                continue
             head_ctx = ctx if index == 0 else None
-            sink = self.convert(elements[index], sink, head_ctx)
+            entry = self.convert(el, sink, head_ctx)
+            # `then not c` right before this element: while a run waits for it, a c ends the run.
+            j = index - 1
+            while j >= 0 and isinstance(elements[j], Element) and elements[j].negated \
+                    and elements[j].consuming is not Consuming.STRICT:
+                self.add_stop(entry, elements[j])  # type: ignore[arg-type]
+                j -= 1
+            sink = entry
+        return sink
+
+    def stop_state(self, el: Element) -> State:
+        stop = self.stops.get(el.name)
+        if stop is None:
+            stop = self.stops[el.name] = self.new_state(el.name, StateKind.STOP)
+        return stop
+
+    def add_stop(self, entry: State, el: Element) -> None:
+        """Stop edges on the state a run waits in for the next element, and its ignore copy."""
+        waiting = [entry] + [e.target for e in entry.edges if e.action is Action.IGNORE and e.target is not entry]
+        for state in waiting:
+            state.add(Action.PROCEED, self.stop_state(el), el.condition)
+
+    def negation(self, el: Element, sink: State) -> State:
+        """States for `next not c` and for `then not c` at the end (absence); a `then not c`
+        in the middle creates no state of its own (see add_stop)."""
+        cond = el.condition
+        if el.consuming is Consuming.STRICT:  # Flink's notNext
+            state = self.new_state(el.name)
+            if sink.is_final:
+                # At the end: the next event, if it is not c, completes the match without
+                # being taken (an IGNORE straight to the final state).
+                state.add(Action.IGNORE, sink, _not(cond))
+            else:
+                state.add(Action.PROCEED, sink, _not(cond))
+            state.add(Action.PROCEED, self.stop_state(el), cond)
+            return state
+        if sink.is_final:  # absence at the end: wait for `within`; a c in the meantime stops it
+            state = self.new_state(el.name, StateKind.PENDING)
+            state.add(Action.IGNORE, state, _not(cond))
+            state.add(Action.PROCEED, self.stop_state(el), cond)
+            return state
         return sink
 
     def convert(self, el: Node, sink: State, head: _GroupContext | None) -> State:
@@ -208,7 +253,7 @@ def _variables(elements: tuple[Node, ...]) -> list[str]:
     for el in elements:
         if isinstance(el, GroupElement):
             names.extend(_variables(el.body))
-        else:
+        elif not el.negated:
             names.append(el.name)
     return names
 

@@ -121,7 +121,7 @@ class NFAOperator:
         for run in result.matches:
             node = run.node
             assert node is not None
-            self.on_match(key, node, node.ts)
+            self.on_match(key, node, self.matcher.match_time(run))
         if key_runs:
             self.keys[key] = key_runs
         else:

@@ -20,8 +20,10 @@ from typing import Any
 from cep.nfa.buffer import BufferNode
 from cep.nfa.skip import pruning_point, should_prune
 from cep.nfa.spec import SkipKind
-from cep.nfa.states import NFA, Action, State
+from cep.nfa.states import NFA, Action, State, StateKind
 
+_STOP = StateKind.STOP
+_PENDING = StateKind.PENDING
 _TAKE = int(Action.TAKE)
 _IGNORE = int(Action.IGNORE)
 _PROCEED = int(Action.PROCEED)
@@ -83,10 +85,13 @@ class Matcher:
 
     def step(self, key_runs: KeyRuns, event: Any, ts: int, seq: int, result: StepResult) -> None:
         """Advance ``key_runs`` by one event; append what came out to ``result``."""
-        if self.within is not None and key_runs.runs:
-            self._prune_timed_out(key_runs, ts, result)
         retained: list[Run] = []
         potential: list[Run] = []
+        if self.within is not None and key_runs.runs:
+            absences = self._prune_timed_out(key_runs, ts, result)
+            if absences:
+                # Completed before this event: release them first, as a timer would have.
+                self._release(key_runs, absences, result)
         advance = self._advance
         for run in key_runs.runs:
             advance(run.state, run.node, run.start_ts, run.start_seq, False, event, ts, seq, retained, potential)
@@ -99,10 +104,17 @@ class Matcher:
 
     def advance_time(self, key_runs: KeyRuns, ts: int, result: StepResult) -> None:
         """Event time reached ``ts`` with no event: prune by ``within`` and release held matches."""
+        absences: list[Run] = []
         if self.within is not None and key_runs.runs:
-            self._prune_timed_out(key_runs, ts, result)
-        if key_runs.completed:
-            self._release(key_runs, [], result)
+            absences = self._prune_timed_out(key_runs, ts, result)
+        if key_runs.completed or absences:
+            self._release(key_runs, absences, result)
+
+    def match_time(self, run: Run) -> int:
+        """When a released match happened: its last event, or for an absence the deadline."""
+        if run.state.kind is _PENDING:
+            return run.start_ts + (self.within or 0)
+        return run.node.ts  # type: ignore[union-attr]
 
     def end_of_input(self, key_runs: KeyRuns, result: StepResult) -> None:
         """No event will ever come again: partial matches cannot complete, held matches go out.
@@ -116,15 +128,25 @@ class Matcher:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _prune_timed_out(self, key_runs: KeyRuns, ts: int, result: StepResult) -> None:
+    def _prune_timed_out(self, key_runs: KeyRuns, ts: int, result: StepResult) -> list[Run]:
+        """Drop partial matches `within` puts out of time; return the absences this completes.
+
+        A run waiting in a PENDING state (``then not c`` at the end) saw no c for the whole
+        window: it is a match, at time ``start + within``. Any other expired run is a timeout.
+        """
         within = self.within
         alive = []
+        completed: list[Run] = []
         for run in key_runs.runs:
             if ts - run.start_ts >= within:  # type: ignore[operator]
-                result.timeouts.append(run)
+                if run.state.kind is _PENDING:
+                    completed.append(run)
+                else:
+                    result.timeouts.append(run)
             else:
                 alive.append(run)
         key_runs.runs = alive
+        return completed
 
     def _advance(
         self,
@@ -151,13 +173,18 @@ class Matcher:
                 if fn is not None and not (fn(event, node) if iterative else fn(event)):
                     continue
                 if action == _PROCEED:
+                    if target.kind is _STOP:
+                        return  # a forbidden event (negation): this partial match ends here
                     stack.append(target)
                 elif action == _TAKE:
                     takes.append((state, target))
                 else:
                     ignores.append(target)
         for target in ignores:
-            retained.append(Run(target, node, start_ts, start_seq))
+            if target.is_final:  # `next not c` at the end: a non-c event completes the match
+                potential.append(Run(target, node, start_ts, start_seq))
+            else:
+                retained.append(Run(target, node, start_ts, start_seq))
         for source, target in takes:
             new_node = BufferNode(source.name, event, ts, seq, node)
             new_run = Run(target, new_node, start_ts, start_seq)

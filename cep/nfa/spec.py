@@ -68,6 +68,10 @@ class Element:
     times: Times = ONCE
     consuming: Consuming = Consuming.SKIP_TILL_NEXT
     inner: Consuming = Consuming.SKIP_TILL_NEXT
+    # A negated element must NOT occur: `next not c` (STRICT: not the very next event) or
+    # `then not c` (SKIP_TILL_NEXT: not before the next element; at the end of the pattern: not
+    # before `within` runs out, which is then what completes the match).
+    negated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ class Action(IntEnum):
 class StateKind(IntEnum):
     NORMAL = 0
     FINAL = 1
+    STOP = 2  # reaching it discards the partial match (negation: the forbidden event came)
+    PENDING = 3  # absence at the end: the partial match completes when `within` runs out
 
 
 @dataclass(eq=False, slots=True)
@@ -55,6 +57,10 @@ class State:
     @property
     def is_final(self) -> bool:
         return self.kind is StateKind.FINAL
+
+    @property
+    def is_stop(self) -> bool:
+        return self.kind is StateKind.STOP
 
     def add(self, action: Action, target: "State", condition: Condition | None) -> None:
         self.edges.append(Edge(action, self, target, condition))

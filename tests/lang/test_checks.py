@@ -90,9 +90,6 @@ def test_rules(clauses: str, message: str | None) -> None:
 @pytest.mark.parametrize(
     ("clauses", "what"),
     [
-        ("match a next not b", "negation (`next not`)"),
-        ("match a then not b", "negation (`then not`)"),
-        ("match a on timeout emit a.x", "`on timeout emit`"),
         ("match a+ until x > 1", "loop `until`"),
         ("match a+ greedy", "`greedy` loops"),
         ("match a+?", "reluctant loops (`+?`, `*?`)"),
