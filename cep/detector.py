@@ -66,6 +66,10 @@ class _PatternRunner:
         by_var = events_by_variable(node, p.variables)
         last = node.event
         time_value = get_path(last, p.time_path) if p.time_path else None
+        if ts != node.ts and p.time_path:
+            # An absence completes at its deadline, not at its last event: say when, in the
+            # input's own representation of time.
+            time_value = format_timestamp_iso(ts) if isinstance(time_value, str) else ts
         self._emit(Match(p.name, key, p.fields_of(by_var, last), by_var, ts, False, time_value))
 
     def _on_timeout(self, key: Hashable, node: BufferNode, ts: int) -> None:

@@ -33,6 +33,9 @@ EXPECTED: dict[str, tuple[str, int, int, int]] = {
     "price_spike_crash": ("price_spike_crash.jsonl", 3, 1, 0),
     "high_rolling_average": ("high_rolling_average.jsonl", 6, 1, 0),
     "session_summary": ("session_summary.jsonl", 5, 1, 0),
+    # absence: two gaps of s3, one of s5, and every sensor goes quiet when the log ends
+    "sensor_silent": ("sensor_silent.jsonl", 8, 1, 0),
+    "order_not_shipped": ("order_not_shipped.jsonl", 3, 0, 0),
 }
 
 # The entries that must exist (others may be added; they are checked too).
