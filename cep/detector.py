@@ -18,6 +18,7 @@ from cep.lang.functions import get_path
 from cep.match import Match
 from cep.nfa.buffer import BufferNode, events_by_variable
 from cep.nfa.operator import NFAOperator
+from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
 from cep.stream.driver import EventTimeDriver
 from cep.stream.timestamps import format_timestamp_iso
 from cep.stream.windows import make_window_operator
@@ -38,12 +39,14 @@ class Stats:
     late: int = 0
     invalid: int = 0
     matches: int = 0
+    dropped: int = 0  # partial matches dropped by the per-key bound
 
 
 class _PatternRunner:
     """One pattern's driver + operator, and how its outputs become :class:`Match` records."""
 
-    def __init__(self, pattern: CompiledPattern, emit: Callable[[Match], None], buffered: bool = True) -> None:
+    def __init__(self, pattern: CompiledPattern, emit: Callable[[Match], None], buffered: bool = True,
+                 max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES) -> None:
         self.pattern = pattern
         self._emit = emit
         self.operator: Any
@@ -52,7 +55,8 @@ class _PatternRunner:
         else:
             assert pattern.nfa is not None
             on_timeout = self._on_timeout if pattern.timeout_emit is not None else None
-            self.operator = NFAOperator(pattern.nfa, self._on_match, on_timeout=on_timeout, where=pattern.where)
+            self.operator = NFAOperator(pattern.nfa, self._on_match, on_timeout=on_timeout, where=pattern.where,
+                                        max_partial_matches=max_partial_matches)
         self.driver = EventTimeDriver(
             self.operator,
             time_of=pattern.time_of,
@@ -104,16 +108,19 @@ class Detector:
         on_match: Callable[[Match], None],
         *,
         buffered: bool = True,
+        max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
     ) -> None:
         """``buffered=False`` processes each event at once in arrival order with its own
-        timestamp (no reordering, nothing late), the way Flink's NFA test harness does."""
+        timestamp (no reordering, nothing late), the way Flink's NFA test harness does.
+        ``max_partial_matches`` bounds each key's live partial matches (oldest dropped, counted
+        in ``stats.dropped``); None removes the bound."""
         self._on_match = on_match
         self._matches = 0
         self._invalid = 0
         # Streams read by several patterns keep their own counts; a stream read by one pattern
         # is counted by that pattern's driver, which keeps the per-event path short.
         self._shared_counts: dict[str, list[int]] = {}
-        self.runners = [_PatternRunner(p, self._emit, buffered) for p in patterns]
+        self.runners = [_PatternRunner(p, self._emit, buffered, max_partial_matches) for p in patterns]
         self._by_stream: dict[str, list[_PatternRunner]] = {}
         for runner in self.runners:
             self._by_stream.setdefault(runner.pattern.stream, []).append(runner)
@@ -139,7 +146,8 @@ class Detector:
             else:
                 accepted += counts[0]
                 late += counts[1]
-        return Stats(accepted + late + invalid, accepted, late, invalid, self._matches)
+        dropped = sum(getattr(r.operator, "dropped", 0) for r in self.runners)
+        return Stats(accepted + late + invalid, accepted, late, invalid, self._matches, dropped)
 
     def _emit(self, match: Match) -> None:
         self._matches += 1

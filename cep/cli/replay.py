@@ -20,6 +20,7 @@ from cep.errors import CepError
 from cep.lang.compiler import CompiledPattern
 from cep.lang.load import load_files
 from cep.match import Match
+from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
 
 HELP = "replay historical logs through pattern files"
 
@@ -49,6 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dead-letter", metavar="PATH", help="write unusable input lines here, with the reason")
     parser.add_argument("--late", metavar="PATH", help="write late events (behind the watermark) here")
     parser.add_argument("--format", choices=["jsonl", "csv"], help="input format when the extension does not tell")
+    parser.add_argument(
+        "--max-partial-matches",
+        type=int,
+        default=DEFAULT_MAX_PARTIAL_MATCHES,
+        metavar="N",
+        help=f"per key, keep at most N live partial matches; the oldest are dropped and counted "
+        f"(default {DEFAULT_MAX_PARTIAL_MATCHES}; 0 for no bound)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
 
@@ -115,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             alerts.write(match.to_record())
 
-    detector = Detector(patterns, on_match)
+    detector = Detector(patterns, on_match, max_partial_matches=args.max_partial_matches or None)
     # Replay is a batch job: move everything built so far (modules, grammar, compiled patterns)
     # out of the collector's sight, so full collections only scan what the replay allocates.
     gc.freeze()
@@ -140,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
         notes = [f"no --input for stream(s): {', '.join(unbound)}"] if unbound else []
         if stats.late and late is None:
             notes.append("late events were counted but not kept; use --late PATH to keep them")
+        if stats.dropped:
+            notes.append(f"{stats.dropped:,} partial matches were dropped by the per-key bound "
+                         "(--max-partial-matches); a pattern may need `within` or a narrower condition")
         if dead_count and dead is None:
             notes.append("unusable lines were counted but not kept; use --dead-letter PATH to keep them")
         render.print_summary(

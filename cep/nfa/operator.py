@@ -17,7 +17,7 @@ from typing import Any, Callable, Hashable, Protocol
 
 from cep.errors import SnapshotError
 from cep.nfa.buffer import BufferNode, NodeEncoder, decode_nodes
-from cep.nfa.runtime import KeyRuns, Matcher, Run, StepResult
+from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES, KeyRuns, Matcher, Run, StepResult
 from cep.nfa.states import NFA
 from cep.stream.driver import decode_key, encode_key
 
@@ -42,9 +42,11 @@ class NFAOperator:
         *,
         on_timeout: MatchCallback | None = None,
         where: Callable[[Any], bool] | None = None,
+        max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
     ) -> None:
         self.nfa = nfa
-        self.matcher = Matcher(nfa)
+        self.matcher = Matcher(nfa, max_partial_matches)
+        self.dropped = 0
         self.on_match = on_match
         self.on_timeout = on_timeout
         self.where = where
@@ -111,6 +113,7 @@ class NFAOperator:
 
     def _settle(self, key: Hashable, key_runs: KeyRuns, result: StepResult, ts: int | None) -> None:
         within = self.nfa.within_ms
+        self.dropped += result.dropped
         if result.started and within is not None and self.timers is not None:
             for start in set(result.started):
                 self.timers.register_timer(key, start + within)
@@ -148,6 +151,7 @@ class NFAOperator:
             "states": len(self.nfa.states),
             "seq": self.seq,
             "timed_out": self.timed_out,
+            "dropped": self.dropped,
             "events": encoder.events,
             "nodes": encoder.nodes,
             "keys": keys,
@@ -178,6 +182,7 @@ class NFAOperator:
             self.keys[decode_key(key)] = key_runs
         self.seq = data["seq"]
         self.timed_out = data.get("timed_out", 0)
+        self.dropped = data.get("dropped", 0)
 
 
 def _start_filter(takes: tuple[Any, ...] | None) -> Callable[[Any], bool] | None:

@@ -22,6 +22,10 @@ from cep.nfa.skip import pruning_point, should_prune
 from cep.nfa.spec import SkipKind
 from cep.nfa.states import NFA, Action, State, StateKind
 
+# Per key, at most this many live partial matches (a pattern such as `a then any b+` can
+# otherwise grow without end); `--max-partial-matches` changes it, None removes the bound.
+DEFAULT_MAX_PARTIAL_MATCHES = 10_000
+
 _STOP = StateKind.STOP
 _PENDING = StateKind.PENDING
 _TAKE = int(Action.TAKE)
@@ -60,19 +64,21 @@ class KeyRuns:
 class StepResult:
     """What one step produced: released matches (oldest start first) and timed-out runs."""
 
-    __slots__ = ("matches", "timeouts", "started")
+    __slots__ = ("matches", "timeouts", "started", "dropped")
 
     def __init__(self) -> None:
         self.matches: list[Run] = []
         self.timeouts: list[Run] = []
         self.started: list[int] = []  # start timestamps of new partial matches (for timers)
+        self.dropped = 0  # partial matches dropped by the per-key bound
 
 
 class Matcher:
     """Executes one compiled :class:`NFA`; shared by all keys of a pattern."""
 
-    def __init__(self, nfa: NFA) -> None:
+    def __init__(self, nfa: NFA, max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES) -> None:
         self.nfa = nfa
+        self.max_partial = max_partial_matches
         self.within = nfa.within_ms
         self.skip = nfa.skip
         self._skipping = nfa.skip.kind is not SkipKind.NONE
@@ -99,6 +105,12 @@ class Matcher:
         advance(self.nfa.start, None, ts, seq, True, event, ts, seq, retained, potential)
         if len(retained) + len(potential) > before:
             result.started.append(ts)
+        bound = self.max_partial
+        if bound is not None and len(retained) > bound:
+            # Never unbounded memory, never a silent drop: the oldest partial matches go, counted.
+            retained.sort(key=_start_order)
+            result.dropped += len(retained) - bound
+            retained = retained[len(retained) - bound:]
         key_runs.runs = retained
         self._release(key_runs, potential, result)
 

@@ -106,3 +106,23 @@ def test_shapes_that_cannot_work_are_refused(match, message):
 def test_on_timeout_without_within_is_refused():
     with pytest.raises(cep.PatternError, match="needs `within`"):
         cep.compile_patterns("pattern p\n  from s\n  time ts\n  match a then b\n  on timeout emit a.x\n")
+
+
+def test_pathological_pattern_stays_within_its_bound_and_counts_the_drops():
+    src = """
+pattern blowup
+  from s
+  key k
+  match a then any b+ any
+  define
+    a as x == 'a'
+    b as x == 'b'
+  skip none
+  emit a.x
+"""
+    detector = Detector(cep.compile_patterns(src), lambda m: None, max_partial_matches=50)
+    for i in range(300):
+        detector.feed("s", {"k": "k", "x": "a" if i % 3 == 0 else "b"})
+        assert detector.runners[0].operator.partial_matches <= 50
+    detector.finish()
+    assert detector.stats.dropped > 0  # dropped, but counted, never silently
