@@ -172,7 +172,6 @@ class _PatternChecker:
                     self._check_negation(part, last=index == len(seq.parts) - 1 and seq is self.p.match.sequence)
                 self._walk_sequence(part.element)
         elif isinstance(seq, ast.Alternation):
-            self.not_yet(seq.span, "alternation (`|`)", "write one pattern per alternative for now")
             for option in seq.options:
                 self._walk_sequence(option)
 

@@ -18,6 +18,7 @@ from cep.lang.functions import get_path
 from cep.lang.printer import format_expr
 from cep.nfa.compiler import compile_nfa
 from cep.nfa.spec import (
+    AlternationElement,
     Condition,
     Consuming,
     Element,
@@ -160,8 +161,8 @@ class _PatternCompiler:
             return [GroupElement(body, times, consuming, inner, name=f"group@{seq.span.line}:{seq.span.column}")]
         if isinstance(seq, ast.Sequence):
             return list(self.sequence(seq))
-        self.error(seq, "not yet supported: alternation (a | b)", hint="alternation arrives with the full-semantics release")
-        return []
+        options = tuple(tuple(self.sequence(option)) for option in seq.options)
+        return [AlternationElement(options, consuming, name=f"alternation@{seq.span.line}:{seq.span.column}")]
 
     def sequence(self, seq: ast.SeqExpr) -> list[Node]:
         if not isinstance(seq, ast.Sequence):
@@ -282,7 +283,9 @@ class _PatternCompiler:
 
 def _with_consuming(node: Node, consuming: Consuming) -> Node:
     if isinstance(node, Element):
-        return Element(node.name, node.condition, node.times, consuming, node.inner)
+        return Element(node.name, node.condition, node.times, consuming, node.inner, node.negated)
+    if isinstance(node, AlternationElement):
+        return AlternationElement(node.options, consuming, node.times, node.inner, node.name)
     return GroupElement(node.body, node.times, consuming, node.inner, node.name)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cep.errors import CepError
-from cep.nfa.spec import Condition, Consuming, Element, GroupElement, Node, PatternSpec, Times
+from cep.nfa.spec import AlternationElement, Condition, Consuming, Element, GroupElement, Node, PatternSpec, Times
 from cep.nfa.states import NFA, Action, State, StateKind
 
 __all__ = ["compile_nfa", "MAX_UNROLLED_STATES"]
@@ -32,6 +32,17 @@ def _not(cond: Condition | None) -> Condition:
     if cond.iterative:
         return Condition(lambda e, n: not fn(e, n), True, f"not ({cond.text})")
     return Condition(lambda e: not fn(e), False, f"not ({cond.text})")
+
+
+def _none_of(conditions: list[Condition | None]) -> Condition:
+    """True when the event satisfies none of the (non-iterative or iterative) conditions."""
+    conds = [c for c in conditions if c is not None]
+    if any(c.iterative for c in conds):
+        def fn_it(e: object, n: object) -> bool:
+            return not any(c.fn(e, n) if c.iterative else c.fn(e) for c in conds)
+        return Condition(fn_it, True, "none of the options")
+    fns = [c.fn for c in conds]
+    return Condition(lambda e: not any(f(e) for f in fns), False, "none of the options")
 
 
 @dataclass(slots=True)
@@ -73,6 +84,31 @@ class _Builder:
             sink = entry
         return sink
 
+    def alternation(self, alt: AlternationElement, sink: State) -> State:
+        """A split state proceeding into each option; entry states skip only events that fit
+        no option's first element (relaxed), any event (then any), or none (next)."""
+        split = self.new_state(alt.name or "$alternation$")
+        entries: list[State] = []
+        firsts: list[Condition | None] = []
+        for option in alt.options:
+            first = option[0]
+            if isinstance(first, Element):
+                option = (Element(first.name, first.condition, first.times, alt.consuming, first.inner),) + option[1:]
+                firsts.append(first.condition)
+            else:
+                firsts.append(None)  # a group or nested alternation first: be conservative
+            entry = self.sequence(option, sink, None)
+            split.add(Action.PROCEED, entry, _TRUE)
+            entries.append(entry)
+        if alt.consuming is Consuming.SKIP_TILL_NEXT and all(c is not None for c in firsts):
+            fits_none = _none_of([c for c in firsts if c is not None])
+            for entry in entries:
+                for state in [entry] + [e.target for e in entry.edges if e.action is Action.IGNORE]:
+                    for edge in state.edges:
+                        if edge.action is Action.IGNORE:
+                            edge.condition = fits_none
+        return split
+
     def stop_state(self, el: Element) -> State:
         stop = self.stops.get(el.name)
         if stop is None:
@@ -108,6 +144,8 @@ class _Builder:
 
     def convert(self, el: Node, sink: State, head: _GroupContext | None) -> State:
         """Build the states of one element in front of ``sink``; return its entry state."""
+        if isinstance(el, AlternationElement):
+            return self.alternation(el, sink)
         times = el.times
         low = max(times.min, 1)
         optional = times.min == 0
@@ -253,6 +291,9 @@ def _variables(elements: tuple[Node, ...]) -> list[str]:
     for el in elements:
         if isinstance(el, GroupElement):
             names.extend(_variables(el.body))
+        elif isinstance(el, AlternationElement):
+            for option in el.options:
+                names.extend(_variables(option))
         elif not el.negated:
             names.append(el.name)
     return names

@@ -108,7 +108,7 @@ class Matcher:
         bound = self.max_partial
         if bound is not None and len(retained) > bound:
             # Never unbounded memory, never a silent drop: the oldest partial matches go, counted.
-            retained.sort(key=_start_order)
+            retained.sort(key=_partial_order)
             result.dropped += len(retained) - bound
             retained = retained[len(retained) - bound:]
         key_runs.runs = retained
@@ -246,7 +246,19 @@ class Matcher:
         key_runs.runs = runs
 
 
-def _start_order(run: Run) -> int:
+def _start_order(run: Run) -> tuple[int, int]:
+    """Release order of completed matches: earliest start first; among matches with the same
+    start, the one with most events first (SQL's greedy preference; with a skip strategy it is
+    the one that is kept)."""
+    length = 0
+    node = run.node
+    while node is not None:
+        length += 1
+        node = node.prev
+    return run.start_seq, -length
+
+
+def _partial_order(run: Run) -> int:
     return run.start_seq
 
 

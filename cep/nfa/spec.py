@@ -85,7 +85,20 @@ class GroupElement:
     name: str = field(default="", compare=False)
 
 
-Node = Union[Element, GroupElement]
+@dataclass(frozen=True, slots=True)
+class AlternationElement:
+    """``a | (b then c)``: exactly one option matches. With relaxed contiguity the alternation
+    takes the next event that fits *any* option (skip till next match of the whole), not each
+    option on its own."""
+
+    options: tuple[tuple["Node", ...], ...]
+    consuming: Consuming = Consuming.SKIP_TILL_NEXT
+    times: Times = ONCE
+    inner: Consuming = Consuming.SKIP_TILL_NEXT
+    name: str = field(default="", compare=False)
+
+
+Node = Union[Element, GroupElement, AlternationElement]
 
 
 class SkipKind(str, Enum):

@@ -94,7 +94,6 @@ def test_rules(clauses: str, message: str | None) -> None:
         ("match a+ greedy", "`greedy` loops"),
         ("match a+?", "reluctant loops (`+?`, `*?`)"),
         ("match a*?", "reluctant loops (`+?`, `*?`)"),
-        ("match a | b", "alternation (`|`)"),
         ("time t match a within 1m between events", "`within ... between events`"),
         ("match a define a as x > prev(x)", "`prev(...)`"),
     ],
