@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "fmt": "rewrite pattern files in canonical layout",
     "explain": "show the compiled NFA of a pattern",
     "test": "run the test blocks of pattern files",
+    "produce": "load a log into a Kafka topic",
 }
 
 
