@@ -56,7 +56,7 @@ class _PatternRunner:
             assert pattern.nfa is not None
             on_timeout = self._on_timeout if pattern.timeout_emit is not None else None
             self.operator = NFAOperator(pattern.nfa, self._on_match, on_timeout=on_timeout, where=pattern.where,
-                                        max_partial_matches=max_partial_matches)
+                                        max_partial_matches=max_partial_matches, history=pattern.history)
         self.driver = EventTimeDriver(
             self.operator,
             time_of=pattern.time_of,

@@ -151,9 +151,6 @@ class _PatternChecker:
                            "add a `time FIELD` clause; without one, events only have arrival order")
             if match.within.millis <= 0:
                 self.error(match.within.span, "`within` needs a duration above zero")
-            if match.within_between_events:
-                self.not_yet(match.within.span, "`within ... between events`",
-                             "use `within D` on the whole match for now")
 
     def _walk_sequence(self, seq: ast.SeqExpr) -> None:
         if isinstance(seq, ast.Step):
@@ -199,11 +196,12 @@ class _PatternChecker:
                        f"write `{{{q.max},{q.min}}}`: the smaller number comes first")
         if q.until is not None:
             self.untils.append(q.until)
-            self.not_yet(q.span, "loop `until`", "end the loop with the next element's condition for now")
-        if q.greedy:
-            self.not_yet(q.span, "`greedy` loops")
-        if q.reluctant:
-            self.not_yet(q.span, "reluctant loops (`+?`, `*?`)")
+            if q.max is not None:
+                self.error(q.span, "`until` ends a loop: it needs `+`, `*` or `{n,}`",
+                           "a bounded quantifier already stops by itself")
+        if (q.greedy or q.reluctant) and q.max is not None and q.min == q.max:
+            self.error(q.span, "`greedy` and reluctant quantifiers need a loop or a range",
+                       "an exact count `{n}` has only one way to match")
 
     # ------------------------------------------------------------------ other clauses
 

@@ -79,7 +79,9 @@ class ExprChecker:
     def _call(self, call: ast.Call, clause: str) -> None:
         if call.name == "prev":
             self._arity(call, _PREV)
-            self.not_yet(call.span, "`prev(...)`", "compare with an earlier variable instead: `b.price > a.price`")
+            if clause != "define":
+                self.error(call.span, "`prev(...)` can only be used in `define`",
+                           "it reads the key's earlier events while a match is being found")
             return
         if call.name in FUNCTIONS:
             self._arity(call, FUNCTIONS[call.name])

@@ -14,7 +14,7 @@ from typing import Any, Callable, Hashable
 from cep.errors import CepError, Diagnostic, EventError, PatternError
 from cep.lang import ast
 from cep.lang.expressions import MATCH, WINDOW, AggregateRegistry, Compiled, ExpressionCompiler, Scope, output_name
-from cep.lang.functions import get_path
+from cep.lang.functions import PrevHistory, get_path
 from cep.lang.printer import format_expr
 from cep.nfa.compiler import compile_nfa
 from cep.nfa.spec import (
@@ -65,6 +65,8 @@ class CompiledPattern:
     having: Callable[..., bool] | None = None
     # `on timeout emit`: fields of partial matches that expire by `within` (None: not wanted).
     timeout_emit: tuple[tuple[str, Callable[..., Any]], ...] | None = None
+    # prev(): the cursor the conditions read the key's recent events through.
+    history: PrevHistory | None = None
 
     def fields_of(self, by_var: dict[str, list[Any]], last_event: Any) -> dict[str, Any]:
         """The emitted fields of a match."""
@@ -109,6 +111,7 @@ class _PatternCompiler:
         self.defines = {d.var: d for d in pattern.defines}
         self.variables: list[str] = []
         time = pattern.time
+        self.history = PrevHistory()
         self.time_path = tuple(time.field.parts) if time else None
         self.time_unit = time.unit if time else "auto"
 
@@ -133,24 +136,30 @@ class _PatternCompiler:
         define = self.defines.get(var)
         if define is None:
             return None
-        scope = Scope(frozenset(self.variables), var, time_field=self.time_path, time_unit=self.time_unit)
+        scope = Scope(frozenset(self.variables), var, time_field=self.time_path, time_unit=self.time_unit,
+                      history=self.history)
         compiled: Compiled = self.exprs.condition(define.condition, scope)
         return Condition(compiled.fn, compiled.iterative, format_expr(define.condition))
 
     def times(self, q: ast.Quantifier | None) -> tuple[Times, Consuming]:
         if q is None:
             return Times(1, 1), Consuming.SKIP_TILL_NEXT
-        for flag, what in ((q.greedy, "greedy"), (q.reluctant, "reluctant quantifiers (+? *?)")):
-            if flag:
-                self.error(q, f"not yet supported: {what}")
-        if q.until is not None:
-            self.error(q, "not yet supported: until")
         return Times(q.min, q.max), _CONSUMING[q.inner]
+
+    def until(self, q: ast.Quantifier | None, var: str) -> Condition | None:
+        if q is None or q.until is None:
+            return None
+        scope = Scope(frozenset(self.variables), var, time_field=self.time_path, time_unit=self.time_unit)
+        compiled = self.exprs.condition(q.until, scope)
+        return Condition(compiled.fn, compiled.iterative, format_expr(q.until))
 
     def element(self, seq: ast.SeqExpr, consuming: Consuming) -> list[Node]:
         if isinstance(seq, ast.Step):
             times, inner = self.times(seq.quantifier)
-            return [Element(seq.var, self.condition(seq.var), times, consuming, inner)]
+            q = seq.quantifier
+            return [Element(seq.var, self.condition(seq.var), times, consuming, inner,
+                            until=self.until(q, seq.var),
+                            greedy=bool(q and q.greedy), reluctant=bool(q and q.reluctant))]
         if isinstance(seq, ast.Group):
             times, inner = self.times(seq.quantifier)
             body = tuple(self.sequence(seq.body))
@@ -241,8 +250,6 @@ class _PatternCompiler:
             return None
         self.collect_variables(p.match.sequence)
         elements = tuple(self.sequence(p.match.sequence))
-        if p.match.within_between_events:
-            self.error(p.match, "not yet supported: within ... between events")
         where = self.where()
         match_scope = Scope(frozenset(self.variables), None, MATCH, self.time_path, self.time_unit)
         emit = self.emit_items(p.emit, match_scope)
@@ -252,7 +259,8 @@ class _PatternCompiler:
             skip = SkipStrategy(SkipKind(p.skip.kind.value), p.skip.var)
         if self.exprs.diagnostics or not elements:
             return None
-        spec = PatternSpec(elements, p.match.within.millis if p.match.within else None, skip, p.name)
+        spec = PatternSpec(elements, p.match.within.millis if p.match.within else None, skip, p.name,
+                           within_between_events=p.match.within_between_events)
         try:
             nfa = compile_nfa(spec)
         except CepError as exc:
@@ -264,6 +272,7 @@ class _PatternCompiler:
             emit=emit,
             variables=tuple(dict.fromkeys(self.variables)),
             timeout_emit=timeout_emit,
+            history=self.history if self.history.depth else None,
             **self.common(),
         )
 
@@ -283,7 +292,8 @@ class _PatternCompiler:
 
 def _with_consuming(node: Node, consuming: Consuming) -> Node:
     if isinstance(node, Element):
-        return Element(node.name, node.condition, node.times, consuming, node.inner, node.negated)
+        return Element(node.name, node.condition, node.times, consuming, node.inner, node.negated,
+                       node.until, node.greedy, node.reluctant)
     if isinstance(node, AlternationElement):
         return AlternationElement(node.options, consuming, node.times, node.inner, node.name)
     return GroupElement(node.body, node.times, consuming, node.inner, node.name)

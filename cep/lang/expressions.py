@@ -47,6 +47,7 @@ class Scope:
     time_field: tuple[str, ...] | None = None
     time_unit: str = "auto"
     aggregates: "AggregateRegistry | None" = None  # WINDOW mode: where aggregate calls go
+    history: "F.PrevHistory | None" = None  # `define`: the key's recent events for prev()
 
 
 class AggregateRegistry:
@@ -105,6 +106,7 @@ def _fields(events: list[Any], parts: tuple[str, ...]) -> list[Any]:
 
 _HELPERS: dict[str, Any] = {
     "_path": F.get_path,
+    "_prev": F.prev,
     "_tms": F.time_ms,
     "_truthy": F.truthy,
     "_neg": F.neg,
@@ -332,8 +334,7 @@ class _Generator:
         if name in F.AGGREGATES:
             return self.aggregate(node)
         if name == "prev":
-            self.owner.error(node, "not yet supported: prev()", hint="prev() arrives with the full-semantics release")
-            return "None"
+            return self.prev(node)
         spec = F.FUNCTIONS.get(name)
         if spec is None:
             known = sorted((*F.FUNCTIONS, *F.AGGREGATES))
@@ -348,6 +349,28 @@ class _Generator:
             return "None"
         args = ", ".join(self.expr(a) for a in node.args)
         return f"{self.const(impl)}({args})"
+
+    def prev(self, node: ast.Call) -> str:
+        """``prev(field[, n])``: the field of the key's event n events before the current one."""
+        history = self.scope.history
+        if history is None:
+            self.owner.error(node, "prev() can only be used in `define`",
+                             hint="it reads the key's earlier events while a match is being found")
+            return "None"
+        args = node.args
+        if not args or len(args) > 2 or not isinstance(args[0], ast.Path) or args[0].parts[0] in self.scope.variables:
+            self.owner.error(node, "prev() takes a field of the event and an optional count: prev(price) or prev(price, 2)")
+            return "None"
+        n = 1
+        if len(args) == 2:
+            count = args[1]
+            if not (isinstance(count, ast.Literal) and isinstance(count.value, int) and not isinstance(count.value, bool)
+                    and count.value >= 1):
+                self.owner.error(count, "prev()'s count must be a whole number of at least 1")
+                return "None"
+            n = count.value
+        history.depth = max(history.depth, n)
+        return f"_prev({self.const(history)}, {self.const(tuple(args[0].parts))}, {n})"
 
     def window_aggregate(self, node: ast.Call) -> str:
         """``avg(temperature)``, ``count()``: a slot in the window's aggregate results ``A``."""

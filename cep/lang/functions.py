@@ -267,3 +267,22 @@ AGGREGATES: dict[str, Callable[[list[Any]], Any]] = {
     "stddev": agg_stddev,
     "distinct_count": agg_distinct_count,
 }
+
+
+class PrevHistory:
+    """The key's recent events for ``prev(field, n)``: the operator points ``events`` at the
+    current key's history (oldest first, the current event not included) before evaluating
+    conditions; ``depth`` is the largest n the pattern uses."""
+
+    __slots__ = ("events", "depth")
+
+    def __init__(self) -> None:
+        self.events: Any = ()
+        self.depth = 0
+
+
+def prev(history: PrevHistory, parts: tuple[str, ...], n: int) -> Any:
+    events = history.events
+    if len(events) < n:
+        return None
+    return get_path(events[-n], parts)

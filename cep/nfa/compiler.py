@@ -34,6 +34,20 @@ def _not(cond: Condition | None) -> Condition:
     return Condition(lambda e: not fn(e), False, f"not ({cond.text})")
 
 
+def _and(a: Condition | None, b: Condition | None) -> Condition | None:
+    """Both hold (None is "always")."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    fa, fb = a.fn, b.fn
+    if a.iterative or b.iterative:
+        def both(e: object, n: object) -> bool:
+            return bool((fa(e, n) if a.iterative else fa(e)) and (fb(e, n) if b.iterative else fb(e)))
+        return Condition(both, True, f"({a.text}) and ({b.text})")
+    return Condition(lambda e: bool(fa(e) and fb(e)), False, f"({a.text}) and ({b.text})")
+
+
 def _none_of(conditions: list[Condition | None]) -> Condition:
     """True when the event satisfies none of the (non-iterative or iterative) conditions."""
     conds = [c for c in conditions if c is not None]
@@ -162,7 +176,12 @@ class _Builder:
 
     @staticmethod
     def take(el: Node) -> Condition | None:
-        return el.condition if isinstance(el, Element) else None
+        """An element's take condition; a loop with `until` never takes an event meeting it."""
+        if not isinstance(el, Element):
+            return None
+        if el.until is not None:
+            return _and(_not(el.until), el.condition)
+        return el.condition
 
     def _ignore_for(self, strategy: Consuming, el: Node) -> Condition | None | str:
         if strategy is Consuming.STRICT:
@@ -180,7 +199,11 @@ class _Builder:
 
     def inner_ignore(self, el: Node, head: _GroupContext | None) -> Condition | None | str:
         strategy = head.group.inner if head is not None else el.inner
-        return self._ignore_for(strategy, el)
+        ignore = self._ignore_for(strategy, el)
+        if isinstance(el, Element) and el.until is not None and ignore != "none":
+            # An event meeting `until` ends the loop: it may not be skipped either.
+            return _and(_not(el.until), ignore)  # type: ignore[arg-type]
+        return ignore
 
     @staticmethod
     def optional(el: Node, optional: bool, head: _GroupContext | None) -> bool:
@@ -248,6 +271,15 @@ class _Builder:
         ignore = self.inner_ignore(el, head)
         state = self.new_state(el.name)
         state.add(Action.PROCEED, sink, _TRUE)
+        if isinstance(el, Element) and el.greedy:
+            # Flink's greedy: what follows the loop may not use an event the loop can take.
+            for edge in sink.edges:
+                edge.condition = _and(edge.condition, _not(take))
+        if isinstance(el, Element) and el.reluctant:
+            if sink.is_final:
+                return state  # as few as possible at the end: never take another one
+            # As few as possible: leave an event to the next element when it can take it.
+            take = _and(take, _not(_first_take(sink)))
         state.add(Action.TAKE, state, take)
         if ignore != "none":
             assert not isinstance(ignore, str)
@@ -271,6 +303,23 @@ class _Builder:
         entry.add(Action.PROCEED, sink, _TRUE)
         back.add(Action.PROCEED, entry, _TRUE)
         return entry
+
+
+def _first_take(state: State) -> Condition | None:
+    """What the state (and states it proceeds to) can take: OR of its TAKE conditions."""
+    conds: list[Condition | None] = []
+    stack, seen = [state], {state.id}
+    while stack:
+        current = stack.pop()
+        for edge in current.edges:
+            if edge.action is Action.TAKE:
+                conds.append(edge.condition)
+            elif edge.action is Action.PROCEED and not edge.target.is_stop and edge.target.id not in seen:
+                seen.add(edge.target.id)
+                stack.append(edge.target)
+    if any(c is None for c in conds):
+        return None  # takes anything
+    return _not(_none_of(conds)) if conds else Condition(lambda *_: False, False, "nothing")
 
 
 def _freeze(states: list[State]) -> None:
@@ -318,6 +367,7 @@ def compile_nfa(spec: PatternSpec) -> NFA:
         states=tuple(builder.states),
         within_ms=spec.within_ms,
         skip=spec.skip,
+        within_between_events=spec.within_between_events,
         variables=tuple(dict.fromkeys(_variables(spec.elements))),
         name=spec.name,
     )

@@ -13,6 +13,7 @@ sees another event.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Callable, Hashable, Protocol
 
 from cep.errors import SnapshotError
@@ -43,8 +44,12 @@ class NFAOperator:
         on_timeout: MatchCallback | None = None,
         where: Callable[[Any], bool] | None = None,
         max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
+        history: Any = None,
     ) -> None:
         self.nfa = nfa
+        # prev(): each key's last `history.depth` events, whether or not it has a partial match.
+        self.history = history
+        self.recent: dict[Hashable, deque[Any]] = {}
         self.matcher = Matcher(nfa, max_partial_matches)
         self.dropped = 0
         self.on_match = on_match
@@ -86,6 +91,24 @@ class NFAOperator:
             step(key_runs, event, ts, seq, result)
             settle(key, key_runs, result, ts)
 
+        history = self.history
+        if history is not None:
+            recent = self.recent
+            depth = history.depth
+            step_event = on_event
+
+            def on_event_with_history(key: Hashable, ts: int, event: Any) -> None:
+                events = recent.get(key)
+                if events is None:
+                    events = recent[key] = deque(maxlen=depth)
+                history.events = events
+                try:
+                    step_event(key, ts, event)
+                finally:
+                    events.append(event)
+
+            on_event = on_event_with_history
+
         if where is None:
             return on_event
 
@@ -120,7 +143,7 @@ class NFAOperator:
         for run in result.timeouts:
             self.timed_out += 1
             if self.on_timeout is not None and run.node is not None:
-                self.on_timeout(key, run.node, run.start_ts + (within or 0))
+                self.on_timeout(key, run.node, self.matcher.deadline(run))
         for run in result.matches:
             node = run.node
             assert node is not None
@@ -155,6 +178,7 @@ class NFAOperator:
             "events": encoder.events,
             "nodes": encoder.nodes,
             "keys": keys,
+            "recent": [[encode_key(k), list(v)] for k, v in self.recent.items()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -183,6 +207,10 @@ class NFAOperator:
         self.seq = data["seq"]
         self.timed_out = data.get("timed_out", 0)
         self.dropped = data.get("dropped", 0)
+        self.recent.clear()
+        if self.history is not None:
+            for key, events in data.get("recent", []):
+                self.recent[decode_key(key)] = deque(events, maxlen=self.history.depth)
 
 
 def _start_filter(takes: tuple[Any, ...] | None) -> Callable[[Any], bool] | None:

@@ -80,6 +80,7 @@ class Matcher:
         self.nfa = nfa
         self.max_partial = max_partial_matches
         self.within = nfa.within_ms
+        self.between = nfa.within_between_events
         self.skip = nfa.skip
         self._skipping = nfa.skip.kind is not SkipKind.NONE
         self._final_reachable = _final_reachability(nfa)
@@ -105,6 +106,8 @@ class Matcher:
         advance(self.nfa.start, None, ts, seq, True, event, ts, seq, retained, potential)
         if len(retained) + len(potential) > before:
             result.started.append(ts)
+        elif self.between and any(r.node is not None and r.node.seq == seq for r in retained):
+            result.started.append(ts)  # a take restarts the clock between events
         bound = self.max_partial
         if bound is not None and len(retained) > bound:
             # Never unbounded memory, never a silent drop: the oldest partial matches go, counted.
@@ -122,10 +125,16 @@ class Matcher:
         if key_runs.completed or absences:
             self._release(key_runs, absences, result)
 
+    def deadline(self, run: Run) -> int:
+        """When `within` runs out for a partial match: from its first event, or from its last
+        one with `within D between events`."""
+        reference = run.node.ts if self.between and run.node is not None else run.start_ts
+        return reference + (self.within or 0)
+
     def match_time(self, run: Run) -> int:
         """When a released match happened: its last event, or for an absence the deadline."""
         if run.state.kind is _PENDING:
-            return run.start_ts + (self.within or 0)
+            return self.deadline(run)
         return run.node.ts  # type: ignore[union-attr]
 
     def end_of_input(self, key_runs: KeyRuns, result: StepResult) -> None:
@@ -147,10 +156,12 @@ class Matcher:
         window: it is a match, at time ``start + within``. Any other expired run is a timeout.
         """
         within = self.within
+        between = self.between
         alive = []
         completed: list[Run] = []
         for run in key_runs.runs:
-            if ts - run.start_ts >= within:  # type: ignore[operator]
+            reference = run.node.ts if between and run.node is not None else run.start_ts
+            if ts - reference >= within:  # type: ignore[operator]
                 if run.state.kind is _PENDING:
                     completed.append(run)
                 else:

@@ -72,6 +72,11 @@ class Element:
     # `then not c` (SKIP_TILL_NEXT: not before the next element; at the end of the pattern: not
     # before `within` runs out, which is then what completes the match).
     negated: bool = False
+    # Loop modifiers: `until` stops the loop at the first event meeting it; `greedy` takes as
+    # many as possible (the next element may not take what the loop can); `reluctant` as few.
+    until: Condition | None = None
+    greedy: bool = False
+    reluctant: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +131,6 @@ class PatternSpec:
     skip: SkipStrategy = SkipStrategy()
     name: str = ""
     extra: Any = field(default=None, compare=False)
+    # `within D between events`: every two consecutive matched events at most D apart
+    # (Flink's WithinType.PREVIOUS_AND_CURRENT) instead of first-to-last.
+    within_between_events: bool = False

@@ -79,6 +79,7 @@ class NFA:
     skip: SkipStrategy
     variables: tuple[str, ...]
     name: str = ""
+    within_between_events: bool = False
 
     def state(self, state_id: int) -> State:
         return self.states[state_id]

@@ -74,7 +74,6 @@ def _of(tag: str) -> list[Block]:
 
 def test_the_doc_has_examples_of_each_kind() -> None:
     assert len(_of("cep")) >= 10
-    assert len([b for b in _of("cep-error") if "not-yet" in b.flags]) >= 1
     assert len([b for b in _of("cep-error") if b.said is not None]) >= 5
 
 

@@ -87,23 +87,6 @@ def test_rules(clauses: str, message: str | None) -> None:
         assert message in _messages(text)
 
 
-@pytest.mark.parametrize(
-    ("clauses", "what"),
-    [
-        ("match a+ until x > 1", "loop `until`"),
-        ("match a+ greedy", "`greedy` loops"),
-        ("match a+?", "reluctant loops (`+?`, `*?`)"),
-        ("match a*?", "reluctant loops (`+?`, `*?`)"),
-        ("time t match a within 1m between events", "`within ... between events`"),
-        ("match a define a as x > prev(x)", "`prev(...)`"),
-    ],
-)
-def test_not_yet_supported(clauses: str, what: str) -> None:
-    messages = _messages(f"pattern p from s {clauses}")
-    assert NOT_YET + what in messages
-    assert all(m.startswith(NOT_YET) for m in messages)
-
-
 def test_supported_features_have_no_diagnostics() -> None:
     text = (
         "pattern p from s where x in [1, 2] time ts lateness 1s\n"
