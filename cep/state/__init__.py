@@ -1,5 +1,22 @@
-"""Operator state that outlives a single event: timers (and, later, checkpoints)."""
+"""Operator state that outlives a single event: timers and checkpoints."""
 
+from cep.state.checkpoint import (
+    Checkpoint,
+    CheckpointId,
+    PartitionState,
+    pattern_fingerprint,
+    truncate_output,
+)
+from cep.state.store import CheckpointStore, DirectoryStore
 from cep.state.timers import TimerService
 
-__all__ = ["TimerService"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointId",
+    "CheckpointStore",
+    "DirectoryStore",
+    "PartitionState",
+    "TimerService",
+    "pattern_fingerprint",
+    "truncate_output",
+]
