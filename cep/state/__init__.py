@@ -4,7 +4,7 @@ from cep.state.checkpoint import (
     Checkpoint,
     CheckpointId,
     PartitionState,
-    pattern_fingerprint,
+    fingerprint,
     truncate_output,
 )
 from cep.state.store import CheckpointStore, DirectoryStore
@@ -17,6 +17,6 @@ __all__ = [
     "DirectoryStore",
     "PartitionState",
     "TimerService",
-    "pattern_fingerprint",
+    "fingerprint",
     "truncate_output",
 ]

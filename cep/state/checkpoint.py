@@ -32,7 +32,6 @@ __all__ = [
     "PartitionState",
     "SourcePartition",
     "fingerprint",
-    "pattern_fingerprint",
     "output_length",
     "truncate_output",
 ]
@@ -199,14 +198,6 @@ def fingerprint(texts: Iterable[str]) -> str:
         data = text.encode()
         digest.update(len(data).to_bytes(8, "big") + data)
     return "sha256:" + digest.hexdigest()
-
-
-def pattern_fingerprint(patterns: Sequence[Any]) -> str:
-    """The fingerprint of compiled patterns, over their canonical text (so comments and layout
-    do not matter, but any change to a pattern does)."""
-    from cep.lang.printer import format_pattern  # the state layer needs the language only here
-
-    return fingerprint(format_pattern(p.source) if p.source is not None else p.name for p in patterns)
 
 
 # -- exactly-once file outputs ---------------------------------------------------------------------

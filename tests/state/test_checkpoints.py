@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cep
+from cep.lang.fingerprint import pattern_fingerprint
 from cep.detector import Detector
 from cep.errors import SnapshotError, StateError
 from cep.state.checkpoint import (
@@ -20,7 +21,6 @@ from cep.state.checkpoint import (
     CheckpointId,
     PartitionState,
     fingerprint,
-    pattern_fingerprint,
     truncate_output,
 )
 from cep.state.store import DirectoryStore
