@@ -9,10 +9,10 @@ events go; the detector itself never does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Hashable, Sequence
 
-from cep.errors import EventError, SnapshotError
+from cep.errors import CepError, EventError, SnapshotError
 from cep.lang.compiler import CompiledPattern
 from cep.lang.functions import get_path
 from cep.match import Match
@@ -20,7 +20,7 @@ from cep.nfa.buffer import BufferNode, events_by_variable
 from cep.nfa.operator import NFAOperator
 from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
 from cep.stream.driver import EventTimeDriver
-from cep.stream.timestamps import format_timestamp_iso
+from cep.stream.timestamps import format_timestamp_iso, make_time_getter
 from cep.stream.windows import make_window_operator
 
 ACCEPTED = 0
@@ -120,7 +120,14 @@ class Detector:
         # Streams read by several patterns keep their own counts; a stream read by one pattern
         # is counted by that pattern's driver, which keeps the per-event path short.
         self._shared_counts: dict[str, list[int]] = {}
+        patterns = _with_composition(patterns)
         self.runners = [_PatternRunner(p, self._emit, buffered, max_partial_matches) for p in patterns]
+        # Composition: a pattern reading another pattern's name reads its matches.
+        names = {p.name for p in patterns}
+        self._downstream: dict[str, list[_PatternRunner]] = {}
+        for runner in self.runners:
+            if runner.pattern.stream in names:
+                self._downstream.setdefault(runner.pattern.stream, []).append(runner)
         self._by_stream: dict[str, list[_PatternRunner]] = {}
         for runner in self.runners:
             self._by_stream.setdefault(runner.pattern.stream, []).append(runner)
@@ -131,7 +138,8 @@ class Detector:
 
     @property
     def streams(self) -> tuple[str, ...]:
-        return tuple(self._by_stream)
+        """The input streams: those no pattern of the set produces."""
+        return tuple(s for s in self._by_stream if s not in self._downstream)
 
     @property
     def stats(self) -> Stats:
@@ -152,6 +160,12 @@ class Detector:
     def _emit(self, match: Match) -> None:
         self._matches += 1
         self._on_match(match)
+        if not match.timeout:
+            for runner in self._downstream.get(match.pattern, ()):
+                try:
+                    runner.driver.add(match.to_record())
+                except EventError:
+                    self._invalid += 1  # e.g. the downstream key field is not in the record
 
     def feed(self, stream: str, event: Any) -> int:
         """Offer one event; returns ACCEPTED or LATE, raises EventError when it is unusable.
@@ -227,7 +241,10 @@ class Detector:
             runner.driver.advance_watermark(watermark)
 
     def finish(self) -> None:
-        """End of input: fire every timer and window, release every held-back match."""
+        """End of input: fire every timer and window, release every held-back match.
+
+        Runners are in dependency order, so what an upstream pattern releases here still
+        reaches the patterns reading it before they finish."""
         for runner in self.runners:
             runner.driver.finish()
             runner.operator.end_of_input()
@@ -255,3 +272,35 @@ class Detector:
         self._invalid = counts["invalid"]
         self._shared_counts = {k: list(v) for k, v in counts["shared"].items()}
 
+
+
+def _with_composition(patterns: Sequence[CompiledPattern]) -> list[CompiledPattern]:
+    """Order patterns so producers come before consumers, and give a pattern that reads another
+    pattern's output the match time as its event time when it has no `time` clause."""
+    by_name = {p.name: p for p in patterns}
+    ordered: list[CompiledPattern] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(p: CompiledPattern, path: list[str]) -> None:
+        if state.get(p.name) == 2:
+            return
+        if state.get(p.name) == 1:
+            cycle = " -> ".join(path[path.index(p.name):] + [p.name])
+            raise CepError(f"patterns read each other's output in a cycle: {cycle}")
+        state[p.name] = 1
+        upstream = by_name.get(p.stream)
+        if upstream is not None:
+            visit(upstream, path + [p.name])
+            if p.time_of is None:
+                p = replace(
+                    p,
+                    time_of=make_time_getter(("time",)),
+                    time_path=("time",),
+                    lateness_ms=upstream.nfa.within_ms or 0 if upstream.nfa is not None else 0,
+                )
+        state[p.name] = 2
+        ordered.append(p)
+
+    for p in patterns:
+        visit(p, [])
+    return ordered

@@ -83,12 +83,16 @@ def print_matches_table(matches: Iterable[Match]) -> None:
     if not rows:
         console.print("[dim]no alerts[/]")
         return
-    by_pattern: dict[str, list[Match]] = {}
+    # Matches and timeouts of a pattern are shown apart: a timeout is a partial match that
+    # expired, not an alert of the same kind.
+    by_pattern: dict[tuple[str, bool], list[Match]] = {}
     for m in rows:
-        by_pattern.setdefault(m.pattern, []).append(m)
-    for pattern, items in by_pattern.items():
+        by_pattern.setdefault((m.pattern, m.timeout), []).append(m)
+    for (pattern, timeout), items in sorted(by_pattern.items(), key=lambda kv: kv[0][1]):
         fields = list(dict.fromkeys(name for m in items for name in m.fields))
-        table = Table(title=f"{pattern}: {len(items)} alert{'s' if len(items) != 1 else ''}", title_justify="left")
+        noun = "timeout" if timeout else "alert"
+        title = f"{pattern}: {len(items)} {noun}{'s' if len(items) != 1 else ''}"
+        table = Table(title=title, title_justify="left", title_style="yellow" if timeout else None)
         table.add_column("key", style="bold")
         table.add_column("time")
         for name in fields:

@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bind_inputs(specs: list[str], patterns: list[CompiledPattern]) -> list[InputBinding]:
-    streams = list(dict.fromkeys(p.stream for p in patterns))
+    produced = {p.name for p in patterns}  # streams that are other patterns' outputs
+    streams = list(dict.fromkeys(p.stream for p in patterns if p.stream not in produced))
     bindings: list[InputBinding] = []
     for spec in specs:
         stream, sep, path = spec.partition("=")
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if not patterns:
         raise UsageError("the pattern files hold no pattern")
     bindings = bind_inputs(args.input, patterns)
-    unbound = sorted({p.stream for p in patterns} - {b.stream for b in bindings})
+    unbound = sorted({p.stream for p in patterns} - {b.stream for b in bindings} - {p.name for p in patterns})
 
     table_rows: list[Match] = []
     to_table = args.output is None and render.stdout_is_terminal()

@@ -54,6 +54,10 @@ class _FileChecker:
     def error(self, span: ast.Span, message: str, hint: str | None = None) -> None:
         self.out.append(at_span(self.file.source, self.file.path, span, message, hint))
 
+    def warning(self, span: ast.Span, message: str, hint: str | None = None) -> None:
+        """Shown by `cep check`; does not stop a file from running."""
+        self.out.append(at_span(self.file.source, self.file.path, span, message, hint, severity="warning"))
+
     def run(self) -> list[Diagnostic]:
         if not self.file.patterns:
             self.out.append(at(self.file.source, self.file.path, 1, 1, "the file has no patterns",
@@ -145,8 +149,11 @@ class _PatternChecker:
 
     def _check_match(self, match: ast.Match) -> None:
         self._walk_sequence(match.sequence)
+        if match.within is None:
+            self._check_unbounded(match.sequence, None)
         if match.within is not None:
-            if self.p.time is None:
+            reads_a_pattern = any(q.name == self.p.source.stream for q in self.parent.file.patterns)
+            if self.p.time is None and not reads_a_pattern:
                 self.error(match.within.span, "`within` needs event time",
                            "add a `time FIELD` clause; without one, events only have arrival order")
             if match.within.millis <= 0:
@@ -171,6 +178,28 @@ class _PatternChecker:
         elif isinstance(seq, ast.Alternation):
             for option in seq.options:
                 self._walk_sequence(option)
+
+    def _check_unbounded(self, seq: ast.SeqExpr, joined: ast.Contiguity | None) -> None:
+        """An unbounded loop whose iterations branch (`then any b+`, `b+ any`) with neither
+        `within` nor `until` keeps every combination alive forever: refuse it before it runs."""
+        if isinstance(seq, ast.Step) and seq.quantifier is not None:
+            q = seq.quantifier
+            if q.max is None and q.until is None:
+                if q.inner is ast.Contiguity.ANY:
+                    self.error(q.span, f"`{seq.var}` loops over every combination of events without end",
+                               "bound it: add `within D` to the match, or `until EXPR` to the loop")
+                elif joined is ast.Contiguity.ANY:
+                    self.parent.warning(
+                        q.span, f"`then any {seq.var}` loop with no `within`: partial matches pile up without end",
+                        "add `within D`; until then each key keeps at most --max-partial-matches of them")
+        elif isinstance(seq, ast.Group):
+            self._check_unbounded(seq.body, joined)
+        elif isinstance(seq, ast.Sequence):
+            for part in seq.parts:
+                self._check_unbounded(part.element, part.contiguity)
+        elif isinstance(seq, ast.Alternation):
+            for option in seq.options:
+                self._check_unbounded(option, joined)
 
     def _check_negation(self, part: ast.SeqPart, last: bool) -> None:
         join = "next not" if part.contiguity is ast.Contiguity.STRICT else "then not"

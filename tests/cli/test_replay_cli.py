@@ -190,3 +190,23 @@ def test_sigterm_closes_outputs_with_whole_lines(tmp_path):
     assert text == "" or text.endswith("\n")
     for line in text.splitlines():
         json.loads(line)
+
+
+def test_timeouts_are_shown_apart_on_a_terminal_and_marked_in_json(tmp_path, capsys, monkeypatch):
+    pattern = tmp_path / "p.cep"
+    pattern.write_text(
+        "pattern paid\n  from orders\n  key id\n  time ts\n  match placed then paid within 1h\n"
+        "  define\n    placed as s == 'placed'\n    paid as s == 'paid'\n  emit id\n"
+        "  on timeout emit id, placed.ts as placed_at\n"
+    )
+    log = tmp_path / "o.jsonl"
+    log.write_text('{"id": 1, "s": "placed", "ts": 0}\n{"id": 1, "s": "paid", "ts": 10}\n'
+                   '{"id": 2, "s": "placed", "ts": 20}\n')
+    assert main(["replay", str(pattern), "--input", str(log), "--output", str(tmp_path / "a.jsonl"), "--quiet"]) == 0
+    records = read_jsonl(tmp_path / "a.jsonl")
+    assert [(r["key"], r.get("timeout", False)) for r in records] == [(1, False), (2, True)]
+    monkeypatch.setattr(render, "stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["replay", str(pattern), "--input", str(log), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "paid: 1 alert" in out and "paid: 1 timeout" in out

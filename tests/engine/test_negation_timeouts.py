@@ -113,7 +113,7 @@ def test_pathological_pattern_stays_within_its_bound_and_counts_the_drops():
 pattern blowup
   from s
   key k
-  match a then any b+ any
+  match a then any b+
   define
     a as x == 'a'
     b as x == 'b'
@@ -126,3 +126,16 @@ pattern blowup
         assert detector.runners[0].operator.partial_matches <= 50
     detector.finish()
     assert detector.stats.dropped > 0  # dropped, but counted, never silently
+
+
+def test_unbounded_combination_loops_are_refused_unless_bounded():
+    base = "pattern p\n  from s\n  time ts\n  match {}\n  define\n    a as x == 1\n    b as x == 2\n"
+    for shape in ("a then b+ any", "a then b* any"):
+        with pytest.raises(cep.PatternError, match="without end"):
+            cep.compile_patterns(base.format(shape))
+    for bounded in ("a then any b+ within 1m", "a then b+ any until x > 5", "a then any b{2,4}", "a then any b+"):
+        cep.compile_patterns(base.format(bounded))  # `then any b+` alone is a warning, bounded per key
+    from cep.lang import check, parse
+
+    warnings = [d for d in check(parse(base.format("a then any b+"))) if d.severity == "warning"]
+    assert len(warnings) == 1 and "pile up" in warnings[0].message
