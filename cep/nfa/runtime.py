@@ -143,9 +143,12 @@ class Matcher:
         Flink keeps such partial matches (and the matches they hold back) forever when there is
         no ``within``; for a finished log we release them instead (see docs/semantics.md).
         """
+        # Time runs out for everything: an absence still waiting completes (nothing can stop
+        # it now); every other partial match can never complete.
+        absences = [run for run in key_runs.runs if run.state.kind is _PENDING]
         key_runs.runs = []
-        if key_runs.completed:
-            self._release(key_runs, [], result)
+        if key_runs.completed or absences:
+            self._release(key_runs, absences, result)
 
     # -- internals --------------------------------------------------------------------------
 
