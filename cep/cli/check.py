@@ -43,7 +43,8 @@ class FileReport:
 
     @property
     def ok(self) -> bool:
-        return not self.diagnostics and self.error is None
+        """No errors (warnings allowed: the file runs)."""
+        return self.error is None and all(d.severity == "warning" for d in self.diagnostics)
 
 
 def collect_files(paths: list[str]) -> tuple[list[Path], list[str]]:
@@ -138,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {message}", file=sys.stderr)
     reports = [check_path(p) for p in files]
     problems = 0
+    warnings = 0
     for report in reports:
         if report.error is not None:
             print(f"error: {report.error}", file=out)
@@ -145,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
         for diagnostic in report.diagnostics:
             print(diagnostic.format(), file=out)
             print(file=out)
-        problems += len(report.diagnostics)
+        # Warnings are shown but do not fail the check: the file runs as it is.
+        warnings += sum(1 for d in report.diagnostics if d.severity == "warning")
+        problems += sum(1 for d in report.diagnostics if d.severity != "warning")
         if report.ok and not args.quiet:
             counts = f"{_count(report.patterns, 'pattern')}, {_count(report.tests, 'test')}"
             print(f"ok  {report.path} ({counts})", file=out)
@@ -156,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
             summary += f"{_count(problems, 'problem')} in {_count(bad, 'file')}"
         else:
             summary += "no problems"
+        if warnings:
+            summary += f", {_count(warnings, 'warning')}"
         if missing:
             summary += f"; {_count(len(missing), 'path')} not usable"
         print(summary, file=out)

@@ -181,13 +181,17 @@ class _PatternChecker:
 
     def _check_unbounded(self, seq: ast.SeqExpr, joined: ast.Contiguity | None) -> None:
         """An unbounded loop whose iterations branch (`then any b+`, `b+ any`) with neither
-        `within` nor `until` keeps every combination alive forever: refuse it before it runs."""
+        `within` nor `until` keeps partial matches alive forever: warn before it runs."""
         if isinstance(seq, ast.Step) and seq.quantifier is not None:
             q = seq.quantifier
             if q.max is None and q.until is None:
                 if q.inner is ast.Contiguity.ANY:
-                    self.error(q.span, f"`{seq.var}` loops over every combination of events without end",
-                               "bound it: add `within D` to the match, or `until EXPR` to the loop")
+                    # A warning, not an error: Flink accepts the shape (its own documentation
+                    # shows one), and the per-key bound keeps memory in check meanwhile.
+                    self.parent.warning(
+                        q.span, f"`{seq.var}` loops over every combination of events without end",
+                        "bound it: add `within D` to the match, or `until EXPR` to the loop; until then "
+                        "each key keeps at most --max-partial-matches partial matches")
                 elif joined is ast.Contiguity.ANY:
                     self.parent.warning(
                         q.span, f"`then any {seq.var}` loop with no `within`: partial matches pile up without end",

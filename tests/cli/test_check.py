@@ -201,3 +201,11 @@ def test_the_typo_messages_name_the_fix():
         report = check_text(TYPOS[typo][0], "mine.cep")
         assert len(report.diagnostics) == 1, typo
         assert fix in report.diagnostics[0].format(), typo
+
+
+def test_warnings_are_shown_but_do_not_fail_the_check(tmp_path, capsys):
+    path = tmp_path / "w.cep"
+    path.write_text("pattern p\n  from s\n  match a then any b+\n  define\n    a as x == 1\n    b as x == 2\n")
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: `then any b` loop with no `within`" in out and "1 warning" in out

@@ -128,14 +128,17 @@ pattern blowup
     assert detector.stats.dropped > 0  # dropped, but counted, never silently
 
 
-def test_unbounded_combination_loops_are_refused_unless_bounded():
-    base = "pattern p\n  from s\n  time ts\n  match {}\n  define\n    a as x == 1\n    b as x == 2\n"
-    for shape in ("a then b+ any", "a then b* any"):
-        with pytest.raises(cep.PatternError, match="without end"):
-            cep.compile_patterns(base.format(shape))
-    for bounded in ("a then any b+ within 1m", "a then b+ any until x > 5", "a then any b{2,4}", "a then any b+"):
-        cep.compile_patterns(base.format(bounded))  # `then any b+` alone is a warning, bounded per key
+def test_unbounded_branching_loops_are_warned_about_before_they_run():
     from cep.lang import check, parse
 
-    warnings = [d for d in check(parse(base.format("a then any b+"))) if d.severity == "warning"]
-    assert len(warnings) == 1 and "pile up" in warnings[0].message
+    base = "pattern p\n  from s\n  time ts\n  match {}\n  define\n    a as x == 1\n    b as x == 2\n"
+
+    def warnings(shape):
+        return [d.message for d in check(parse(base.format(shape))) if d.severity == "warning"]
+
+    assert any("every combination" in w for w in warnings("a then b+ any"))
+    assert any("every combination" in w for w in warnings("a then b* any"))
+    assert any("pile up" in w for w in warnings("a then any b+"))
+    for bounded in ("a then any b+ within 1m", "a then b+ any until x > 5", "a then any b{2,4}"):
+        assert warnings(bounded) == []
+    cep.compile_patterns(base.format("a then b+ any"))  # runs: memory is bounded per key
