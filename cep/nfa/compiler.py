@@ -71,6 +71,7 @@ class _Builder:
     def __init__(self) -> None:
         self.states: list[State] = []
         self.stops: dict[str, State] = {}
+        self.clean: dict[int, State] = {}  # entry state id -> its copy without carried nots
 
     def new_state(self, name: str, kind: StateKind = StateKind.NORMAL) -> State:
         if len(self.states) >= MAX_UNROLLED_STATES:
@@ -89,12 +90,15 @@ class _Builder:
                 continue
             head_ctx = ctx if index == 0 else None
             entry = self.convert(el, sink, head_ctx)
-            # `then not c` right before this element: while a run waits for it, a c ends the run.
-            j = index - 1
-            while j >= 0 and isinstance(elements[j], Element) and elements[j].negated \
-                    and elements[j].consuming is not Consuming.STRICT:
-                self.add_stop(entry, elements[j])  # type: ignore[arg-type]
-                j -= 1
+            # `then not c` before this element — directly, or with only optional elements in
+            # between (Flink's getCurrentNotCondition): while a run waits here, a c ends it.
+            nots = self.nots_before(elements, index)
+            if nots:
+                # An optional element in between that *is* taken clears those nots (Flink's
+                # copyWithoutTransitiveNots): its TAKE edges lead to a copy without the stops.
+                self.clean[entry.id] = self.copy_state(entry)
+                for negated_el in nots:
+                    self.add_stop(entry, negated_el)
             sink = entry
         return sink
 
@@ -122,6 +126,34 @@ class _Builder:
                         if edge.action is Action.IGNORE:
                             edge.condition = fits_none
         return split
+
+    @staticmethod
+    def nots_before(elements: tuple[Node, ...], index: int) -> list[Element]:
+        found: list[Element] = []
+        j = index - 1
+        while j >= 0:
+            prev = elements[j]
+            if isinstance(prev, Element) and prev.negated:
+                if prev.consuming is Consuming.STRICT:
+                    break  # `next not` is its own state, not a condition carried forward
+                found.append(prev)
+            elif not prev.times.optional:
+                break
+            j -= 1
+        return found
+
+    def copy_state(self, state: State) -> State:
+        """A copy with the same edges (self-loops pointing at the copy)."""
+        copy = self.new_state(state.name, state.kind)
+        for edge in state.edges:
+            copy.add(edge.action, copy if edge.target is state else edge.target, edge.condition)
+        return copy
+
+    def take_target(self, sink: State, el: Node) -> State:
+        """Where an optional element's TAKE leads: past earlier nots when it is taken."""
+        if el.times.optional:
+            return self.clean.get(sink.id, sink)
+        return sink
 
     def stop_state(self, el: Element) -> State:
         stop = self.stops.get(el.name)
@@ -227,14 +259,15 @@ class _Builder:
         if isinstance(el, GroupElement):
             return self.group_state(el, sink, proceed, optional, first_of_loop)
         state = self.new_state(el.name)
-        state.add(Action.TAKE, sink, take)
+        taken = self.take_target(sink, el) if optional else sink
+        state.add(Action.TAKE, taken, take)
         if optional and head is None and proceed is not None:
             state.add(Action.PROCEED, proceed, _TRUE)
         if ignore != "none":
             assert not isinstance(ignore, str)
             if optional:
                 copy = self.new_state(el.name)
-                copy.add(Action.TAKE, sink, take)
+                copy.add(Action.TAKE, taken, take)
                 copy.add(Action.IGNORE, copy, ignore)
                 target = copy
             else:

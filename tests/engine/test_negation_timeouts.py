@@ -142,3 +142,18 @@ def test_unbounded_branching_loops_are_warned_about_before_they_run():
     for bounded in ("a then any b+ within 1m", "a then b+ any until x > 5", "a then any b{2,4}"):
         assert warnings(bounded) == []
     cep.compile_patterns(base.format("a then b+ any"))  # runs: memory is bounded per key
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([("a", 0), ("c", 1), ("d", 2)], []),  # b skipped: the not still applies before d
+        ([("a", 0), ("b", 1), ("c", 2), ("d", 3)], [(0, 3, False)]),  # b taken: the not is over
+        ([("a", 0), ("d", 1)], [(0, 1, False)]),
+        ([("a", 0), ("c", 1), ("b", 2), ("d", 3)], []),  # c before b: ends it
+    ],
+)
+def test_a_not_carries_past_optional_elements_until_one_is_taken(events, expected):
+    # Flink: getCurrentNotCondition / copyWithoutTransitiveNots
+    src = source("a then not c then b? then d", variables="abcd")
+    assert run(src, *events) == expected
