@@ -13,14 +13,13 @@ with the log's length).
 from __future__ import annotations
 
 import argparse
-import gc
 import random
-import time
-import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
+
+from measure import peak_memory, timed  # benchmarks/measure.py: shared timing helpers
 
 from cep.cli.main import main as cep_main
 
@@ -77,28 +76,6 @@ def engine(path: Path) -> int:
         raise SystemExit(f"cep replay failed with exit code {code}")
     with out.open("rb") as f:
         return sum(1 for _ in f)
-
-
-def timed(fns, path: Path, repeat: int) -> list[tuple[float, int]]:
-    """Best time of each function, runs interleaved so machine noise hits both alike."""
-    best = [float("inf")] * len(fns)
-    results = [0] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            gc.collect()
-            started = time.perf_counter()
-            results[i] = fn(path)
-            best[i] = min(best[i], time.perf_counter() - started)
-    return list(zip(best, results))
-
-
-def peak_memory(fn, path: Path) -> int:
-    gc.collect()
-    tracemalloc.start()
-    fn(path)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
 
 
 def main() -> None:

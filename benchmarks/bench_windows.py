@@ -26,14 +26,13 @@ Prints events/s for each, the ratio, and the peak traced memory of each at two l
 from __future__ import annotations
 
 import argparse
-import gc
 import random
-import time
-import tracemalloc
 from collections import deque
 from pathlib import Path
 
 import orjson
+
+from measure import peak_memory, timed  # benchmarks/measure.py: shared timing helpers
 
 from cep.cli.main import main as cep_main
 
@@ -174,28 +173,6 @@ def engine(pattern: Path, name: str):
 
     run.__name__ = f"cep_{name}"
     return run
-
-
-def timed(fns, path: Path, repeat: int) -> list[tuple[float, int]]:
-    """Best time of each function, runs interleaved so machine noise hits all alike."""
-    best = [float("inf")] * len(fns)
-    results = [0] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            gc.collect()
-            started = time.perf_counter()
-            results[i] = fn(path)
-            best[i] = min(best[i], time.perf_counter() - started)
-    return list(zip(best, results))
-
-
-def peak_memory(fn, path: Path) -> int:
-    gc.collect()
-    tracemalloc.start()
-    fn(path)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
 
 
 def same_alerts(cep_file: Path, plain_file: Path, sort: bool) -> None:
