@@ -21,7 +21,7 @@ from cep.nfa.operator import NFAOperator
 from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
 from cep.stream.driver import EventTimeDriver
 from cep.stream.timestamps import format_timestamp_iso, make_time_getter
-from cep.stream.windows import make_window_operator
+from cep.stream.windows import make_window_operator, order_insensitive
 
 ACCEPTED = 0
 LATE = 1
@@ -50,8 +50,13 @@ class _PatternRunner:
         self.pattern = pattern
         self._emit = emit
         self.operator: Any
+        ordered = True
         if pattern.window is not None:
-            self.operator = make_window_operator(pattern.window, pattern.aggregates, self._on_window, pattern.where)
+            # Tumbling windows of order-free aggregates take events on arrival, skipping the
+            # reorder buffer (same output; see TimeWindowOperator).
+            ordered = not (buffered and order_insensitive(pattern.window, pattern.aggregates))
+            self.operator = make_window_operator(pattern.window, pattern.aggregates, self._on_window, pattern.where,
+                                                 ordered)
         else:
             assert pattern.nfa is not None
             on_timeout = self._on_timeout if pattern.timeout_emit is not None else None
@@ -63,6 +68,7 @@ class _PatternRunner:
             key_of=pattern.key_of,
             lateness_ms=pattern.lateness_ms if pattern.time_of is not None else None,
             buffered=buffered,
+            ordered=ordered,
         )
 
     def _on_match(self, key: Hashable, node: BufferNode, ts: int) -> None:

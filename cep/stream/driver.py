@@ -121,6 +121,7 @@ class EventTimeDriver:
         key_of: Callable[[Any], Hashable],
         lateness_ms: int | None = None,
         buffered: bool = True,
+        ordered: bool = True,
     ) -> None:
         if lateness_ms is not None and (type(lateness_ms) is not int or lateness_ms < 0):
             raise ValueError(f"lateness_ms must be a non-negative int, got {lateness_ms!r}")
@@ -145,12 +146,18 @@ class EventTimeDriver:
         # Pick the add() variant once; the instance attribute shadows the method below and
         # saves a mode test per event.
         self._buffered = buffered
+        # ordered=False: events go to the processor on arrival (late ones still refused) and
+        # timers fire by the watermark. For processors whose result does not depend on the
+        # order of events (tumbling windows of sums and counts), the reorder buffer is pure cost.
+        self._ordered = ordered
         if time_of is None:
             self.add = self._add_arrival
-        elif buffered:
+        elif not buffered:
+            self.add = self._add_immediate
+        elif ordered:
             self.add = self._add_timed
         else:
-            self.add = self._add_immediate
+            self.add = self._add_unordered
         processor.bind(self)
 
     # -- public surface ------------------------------------------------------------------
@@ -167,7 +174,9 @@ class EventTimeDriver:
     def _mode(self) -> str:
         if self._time_of is None:
             return "arrival"
-        return "event_time" if self._buffered else "immediate"
+        if not self._buffered:
+            return "immediate"
+        return "event_time" if self._ordered else "event_time_unordered"
 
     @property
     def watermark(self) -> int:
@@ -259,6 +268,8 @@ class EventTimeDriver:
         """
         if self._time_of is None or not self._buffered:
             return self._add_many_arrival(events)
+        if not self._ordered:
+            return self._add_many_unordered(events)
         time_of = self._time_of
         key_of = self._key_of
         run = self._run
@@ -307,15 +318,83 @@ class EventTimeDriver:
                     self.invalid += 1
         return problems
 
+    def _add_many_unordered(self, events: Sequence[Any]) -> list[tuple[int, str | None]]:
+        """``add_many`` for ``ordered=False``: each on-time event goes straight to the
+        processor; timers fire whenever the watermark passes them (before the next event)."""
+        time_of = self._time_of
+        key_of = self._key_of
+        on_event = self._on_event
+        lateness1 = self._lateness1
+        wm = self._wm
+        max_ts = self._max_ts
+        problems: list[tuple[int, str | None]] = []
+        index = -1
+        accepted = 0
+        try:
+            for event in events:
+                index += 1
+                try:
+                    ts = time_of(event)
+                    if ts <= wm:
+                        problems.append((index, None))
+                        continue
+                    key = key_of(event)
+                except EventError as exc:
+                    problems.append((index, str(exc)))
+                    continue
+                accepted += 1
+                if ts > max_ts:
+                    max_ts = ts
+                    if ts - lateness1 > wm:
+                        wm = ts - lateness1
+                        if self._next_timer <= wm:  # older than this event: they go first
+                            self._wm = wm
+                            self._release(wm)
+                on_event(key, ts, event)
+        finally:
+            self._wm = wm
+            self._max_ts = max_ts
+            self._seq += accepted
+            for _, reason in problems:
+                if reason is None:
+                    self.late += 1
+                else:
+                    self.invalid += 1
+        return problems
+
     def _add_many_arrival(self, events: Sequence[Any]) -> list[tuple[int, str | None]]:
         problems: list[tuple[int, str | None]] = []
         add = self.add
         for index, event in enumerate(events):
             try:
-                add(event)
-            except EventError as exc:  # counted by _add_arrival
+                if not add(event):
+                    problems.append((index, None))
+            except EventError as exc:  # counted by add
                 problems.append((index, str(exc)))
         return problems
+
+    def _add_unordered(self, event: Any) -> bool:
+        try:
+            ts = self._time_of(event)
+            wm = self._wm
+            if ts <= wm:
+                self.late += 1
+                return False
+            key = self._key_of(event)
+        except EventError:
+            self.invalid += 1
+            raise
+        self._seq += 1
+        if ts > self._max_ts:
+            self._max_ts = ts
+            if ts - self._lateness1 > wm:
+                # Timers the new watermark passed fire first: they are all older than this
+                # event (the watermark stays below its time).
+                self._wm = wm = ts - self._lateness1
+                if self._next_timer <= wm:
+                    self._release(wm)
+        self._on_event(key, ts, event)
+        return True
 
     def _add_immediate(self, event: Any) -> bool:
         """Unbuffered event time (``buffered=False``): each event is processed at once, in

@@ -313,9 +313,11 @@ def time_or_fail(event):
     st.none() | st.integers(0, 10),
     st.integers(0, 8),
     st.booleans(),
+    st.booleans(),
 )
-def test_add_many_equals_add_one_by_one(events, data, timeout, lateness, timed):
-    """Batches of any size give the same processor calls, statuses and counters as add()."""
+def test_add_many_equals_add_one_by_one(events, data, timeout, lateness, timed, ordered):
+    """Batches of any size give the same processor calls, statuses and counters as add(),
+    in time order (the reorder buffer) and in arrival order (ordered=False)."""
 
     def build(out):
         return EventTimeDriver(
@@ -323,6 +325,7 @@ def test_add_many_equals_add_one_by_one(events, data, timeout, lateness, timed):
             time_of=time_or_fail if timed else None,
             key_of=itemgetter("k"),
             lateness_ms=lateness,
+            ordered=ordered,
         )
 
     one_out: list = []
@@ -369,3 +372,15 @@ def test_unbuffered_mode_processes_at_once_with_event_timestamps():
     ]
     data = json.loads(json.dumps(driver.snapshot()))
     assert data["mode"] == "immediate"
+
+
+def test_unordered_mode_gives_events_on_arrival_but_still_refuses_late_ones():
+    out: list = []
+    driver = EventTimeDriver(Recorder(out, timeout=10), time_of=itemgetter("ts"), key_of=itemgetter("k"),
+                             lateness_ms=5, ordered=False)
+    assert driver.add(ev(20, 0)) is True
+    assert driver.add(ev(16, 1)) is True  # out of order, within lateness: straight through
+    assert driver.add(ev(14, 2)) is False  # 14 <= watermark 14: late
+    assert driver.add(ev(40, 3)) is True  # watermark 34: the timers at 30 and 26 fire first
+    assert out == [("event", 20, "a", 0), ("event", 16, "a", 1), ("timer", 26, "a", 2), ("timer", 30, "a", 2),
+                   ("event", 40, "a", 3)]
