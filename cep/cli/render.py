@@ -93,10 +93,11 @@ def print_matches_table(matches: Iterable[Match]) -> None:
         noun = "timeout" if timeout else "alert"
         title = f"{pattern}: {len(items)} {noun}{'s' if len(items) != 1 else ''}"
         table = Table(title=title, title_justify="left", title_style="yellow" if timeout else None)
-        table.add_column("key", style="bold")
-        table.add_column("time")
+        # Values wrap rather than being cut with an ellipsis: a truncated time or id is useless.
+        table.add_column("key", style="bold", overflow="fold")
+        table.add_column("time", overflow="fold")
         for name in fields:
-            table.add_column(name)
+            table.add_column(name, overflow="fold")
         for m in items:
             table.add_row(_cell(m.key), _cell(m.time_value), *(_cell(m.fields.get(n)) for n in fields))
         console.print(table)
