@@ -32,6 +32,7 @@ def modules(*folders: str) -> list[Path]:
         (("nfa",), ("cep.lang", "cep.cli", "cep.connectors", "cep.detector")),
         (("lang",), ("cep.cli", "cep.connectors", "cep.detector")),
         (("connectors",), ("cep.cli",)),
+        (("live",), ("cep.cli", "cep.connectors")),
     ],
 )
 def test_dependencies_point_one_way(folders, forbidden):

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "explain": "show the compiled NFA of a pattern",
     "test": "run the test blocks of pattern files",
     "produce": "load a log into a Kafka topic",
+    "run": "detect patterns live on Kafka topics",
 }
 
 

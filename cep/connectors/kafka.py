@@ -33,7 +33,9 @@ __all__ = [
     "ConsumedRecord",
     "DeliveryReport",
     "KafkaConnectorError",
+    "KafkaException",  # re-exported so the other Kafka modules need not import confluent_kafka
     "ProducerRecord",
+    "TopicPartition",
     "create_topics",
     "load_kafka_config",
     "make_admin",
