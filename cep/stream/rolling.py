@@ -101,20 +101,27 @@ class RollingOperator(_RecentBase):
     """``rolling D``: each event with the key's events of the last D, evaluated per event."""
 
     def on_event(self, key: Hashable, ts: int, event: Any) -> None:
+        # Push, evict, aggregate and emit in one method: this runs for every event.
         if self.where is not None and not self.where(event):
             return
+        plan = self.plan
         state = self.keys.get(key)
         if state is None:
-            state = self.keys[key] = _Recent(self.plan.new_state())
-        self._push(state, ts, event)
-        size = self.spec.size_ms
-        horizon = ts - size  # type: ignore[operator]
-        while state.entries[0][0] < horizon:
-            self._evict_oldest(state)
+            state = self.keys[key] = _Recent(plan.new_state())
+        entries = state.entries
+        slots = state.state
+        entries.append((ts, plan.add(slots, event), event))
+        state.seen += 1
+        horizon = ts - self.spec.size_ms  # type: ignore[operator]
+        remove = plan.remove
+        while entries[0][0] < horizon:
+            remove(slots, entries.popleft()[1])
         if state.timer is None:
-            state.timer = ts + size + 1  # type: ignore[operator]
+            state.timer = ts + self.spec.size_ms + 1  # type: ignore[operator]
             self.timers.register_timer(key, state.timer)  # type: ignore[union-attr]
-        self._emit(key, state, horizon, ts, event)
+        self.fired += 1
+        results = plan.results(slots) if not self._history else self._results(state)
+        self.on_window(key, horizon, ts, results, event)
 
     def on_timer(self, key: Hashable, ts: int) -> None:
         state = self.keys.get(key)
