@@ -130,7 +130,6 @@ class PatternSpec:
     within_ms: int | None = None
     skip: SkipStrategy = SkipStrategy()
     name: str = ""
-    extra: Any = field(default=None, compare=False)
     # `within D between events`: every two consecutive matched events at most D apart
     # (Flink's WithinType.PREVIOUS_AND_CURRENT) instead of first-to-last.
     within_between_events: bool = False

@@ -46,7 +46,7 @@ SNAPSHOT_VERSION = 1
 class AggregateSpec:
     """One aggregate of a window pattern: an accumulator kind and the per-event value it takes."""
 
-    kind: str  # a key of cep.stream.aggregates.ACCUMULATORS ("count()" counts every event)
+    kind: str  # an aggregate of cep.stream.plans ("count()" counts every event)
     value: Callable[[Any], Any] | None = None
     field: str | None = None  # when the value is just a top-level field: read it inline
 
