@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Union
+from typing import Callable, Union
 
 
 class Consuming(str, Enum):
