@@ -212,11 +212,11 @@ class _PatternChecker:
             self.error(part.span, f"`{join}` takes a single variable, not a group",
                        "negate one variable, e.g. `then not refund`")
         elif element.quantifier is not None:
-            self.error(element.quantifier.span, f"a negated variable cannot be quantified",
+            self.error(element.quantifier.span, "a negated variable cannot be quantified",
                        f"`{join} {element.var}` already means no {element.var} at all")
         if (last and part.contiguity is not ast.Contiguity.STRICT and self.p.match is not None
                 and self.p.match.within is None):
-            self.error(part.span, f"a pattern ending in `then not` needs `within`",
+            self.error(part.span, "a pattern ending in `then not` needs `within`",
                        "absence is only known when time runs out: add `within D` to the match")
 
     def _check_quantifier(self, q: ast.Quantifier | None) -> None:

@@ -253,7 +253,7 @@ class DirectoryStore:
                 return self.load(id)
             except _Damaged as exc:
                 self._warn(f"{exc}; falling back to the previous checkpoint")
-            except SnapshotError as exc:
+            except SnapshotError:
                 if not self._file(id).exists():  # pruned by another writer meanwhile
                     continue
                 raise

@@ -6,7 +6,6 @@ import pytest
 
 from cep.errors import PatternError, PatternSyntaxError
 from cep.lang import check, check_source, parse
-from cep.lang.checks import NOT_YET
 
 from .test_parse import OVERHEATING, SMALL_THEN_BIG, TESTS
 
