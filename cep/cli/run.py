@@ -3,7 +3,9 @@
 Records of the ``--input`` topics are read with a consumer group (offsets committed only after
 a durable checkpoint), fed to one detector per source partition, and every alert is written to
 ``--output-topic`` as one JSON record, keyed by the match key, with the headers ``cep-pattern``
-and ``cep-match-id``. See docs/live.md for the design and the delivery guarantees.
+and ``cep-match-id``, and/or appended to the ``--output`` file as a JSON line (exactly-once with
+``--checkpoint-dir``: its length is in every checkpoint, and on restart it is cut back to it).
+See docs/live.md for the design and the delivery guarantees.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import orjson
 from cep.cli.replay import UsageError
 from cep.connectors.kafka import create_topics, load_kafka_config, topic_partitions
 from cep.connectors.kafka_source import START_POLICIES, KafkaSink, KafkaSource, common_config
+from cep.errors import SnapshotError
 from cep.lang.compiler import CompiledPattern
 from cep.lang.fingerprint import pattern_fingerprint
 from cep.lang.load import load_files
 from cep.live.engine import Alert, LiveEngine
 from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
+from cep.state.checkpoint import Checkpoint, output_length, truncate_output
 from cep.state.store import DirectoryStore
 
 HELP = "detect patterns live on Kafka topics"
@@ -49,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Kafka brokers (or bootstrap.servers in --kafka-config)")
     parser.add_argument("--input", "-i", action="append", required=True, metavar="[STREAM=]TOPIC",
                         help="a topic to read; a bare TOPIC binds to the single stream the patterns read")
-    parser.add_argument("--output-topic", "-o", required=True, metavar="TOPIC", help="where alerts go")
+    parser.add_argument("--output-topic", "-o", metavar="TOPIC", help="where alerts go (a topic)")
+    parser.add_argument("--output", metavar="PATH",
+                        help="also (or instead) append alerts to this file as JSON lines; exactly-once "
+                        "with --checkpoint-dir (cut back to its checkpointed length on restart)")
     parser.add_argument("--group", "-g", metavar="ID",
                         help="consumer group; processes with one group share the partitions "
                         "(default: cep-run- and the patterns' fingerprint)")
@@ -114,6 +121,96 @@ def bind_topics(specs: list[str], patterns: list[CompiledPattern]) -> dict[str, 
     return topics
 
 
+class _FileOutput:
+    """Alerts appended to ``--output`` as JSON lines. Lines are queued and handed to the OS in one
+    ``write`` per :meth:`flush`; :meth:`length` also fsyncs, for ``Checkpoint.outputs``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+        self._pending: list[bytes] = []
+
+    def write(self, value: bytes) -> None:
+        self._pending.append(value)
+        self._pending.append(b"\n")
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        view = memoryview(b"".join(self._pending))
+        self._pending = []
+        while view:
+            view = view[self._file.write(view) or 0 :]
+
+    def length(self) -> int:
+        self.flush()
+        return output_length(self._file)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._file.close()
+
+
+def output_key(path: str) -> str:
+    """The name of an ``--output`` file in ``Checkpoint.outputs``: its absolute path."""
+    return os.path.abspath(path)
+
+
+def prepare_output(path: str, store: DirectoryStore | None, fingerprint: str) -> None:
+    """Make ``--output`` ready to append to, before anything is read.
+
+    With a checkpoint that recorded this file, cut it back to the recorded length (the newest
+    such checkpoint; the partitions resume from its offsets, so the alerts after it are written
+    again). Otherwise the file must be absent or empty: an old file's alerts are never silently
+    mixed with this run's. Such a fresh file is recorded at length 0 at once, in a checkpoint of
+    no partition, so that a crash before the first real checkpoint can still be recovered from.
+    """
+    key = output_key(path)
+    covering: Checkpoint | None = None
+    newest = store.latest() if store is not None else None  # checks the fingerprint, skips damage
+    if store is not None:
+        if newest is not None and key in newest.outputs:
+            covering = newest
+        elif newest is not None:
+            for id in reversed(store.list()):
+                if newest.id is not None and id >= newest.id:
+                    continue
+                try:
+                    candidate = store.load(id)
+                except SnapshotError:
+                    continue  # damaged or pruned meanwhile
+                if key in candidate.outputs:
+                    covering = candidate
+                    print(f"cep run: warning: the newest checkpoint ({newest.id}) does not record {path}; "
+                          f"cutting it back to checkpoint {id} (exactly-once needs one process writing "
+                          "every checkpoint, each with this --output)", file=sys.stderr)
+                    break
+    if covering is not None:
+        cut = truncate_output(path, covering.outputs[key])
+        if cut:
+            print(f"cep run: {path}: cut {cut:,} bytes written after checkpoint {covering.id}", file=sys.stderr)
+        return
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        size = 0
+    if size:
+        where = ("no --checkpoint-dir was given" if store is None else f"there is no checkpoint in {store.path}"
+                 if newest is None else f"no checkpoint in {store.path} records it")
+        raise UsageError(
+            f"--output {path} already holds {size:,} bytes, and {where}, so its alerts would be mixed "
+            "with this run's; move or delete it, or give another --output (a file written by cep run "
+            "with --checkpoint-dir is resumed automatically)"
+        )
+    if newest is not None:
+        print(f"cep run: {path} starts at the checkpoint: alerts from before it are not in the file",
+              file=sys.stderr)
+    if store is not None:
+        store.save(Checkpoint(fingerprint, time.time_ns() // 1_000_000, (), {key: 0}))
+
+
 def _writer_name() -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", socket.gethostname())[:40] or "host"
     return f"{name}-{os.getpid()}"
@@ -153,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
     bootstrap = args.bootstrap_servers
     if not (bootstrap or config.get("bootstrap.servers")):
         raise UsageError("say where Kafka is: --bootstrap-servers HOST:PORT (or bootstrap.servers in --kafka-config)")
+    if not (args.output_topic or args.output):
+        raise UsageError("say where alerts go: --output-topic TOPIC and/or --output PATH")
     outputs = [t for t in (args.output_topic, args.dead_letter_topic, args.late_topic) if t]
     clash = sorted(set(outputs) & set(topics))
     if clash:
@@ -175,6 +274,10 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint_dir:
         store = DirectoryStore(args.checkpoint_dir, keep=max(args.checkpoints_kept, 2),
                                writer=_writer_name(), fingerprint=fingerprint)
+    file_output: _FileOutput | None = None
+    if args.output:
+        prepare_output(args.output, store, fingerprint)
+        file_output = _FileOutput(args.output)
     sink = KafkaSink(bootstrap, config)
     output_topic, dead_topic, late_topic = args.output_topic, args.dead_letter_topic, args.late_topic
     id_field = args.match_id_field
@@ -183,8 +286,19 @@ def run(args: argparse.Namespace) -> int:
         value = alert.value
         if id_field:
             value = value[:-1] + b"," + orjson.dumps(id_field) + b":" + orjson.dumps(alert.match_id) + b"}"
-        sink.send(output_topic, value, alert.key,
-                  (("cep-pattern", alert.pattern.encode()), ("cep-match-id", alert.match_id.encode())))
+        if file_output is not None:
+            file_output.write(value)
+        if output_topic:
+            sink.send(output_topic, value, alert.key,
+                      (("cep-pattern", alert.pattern.encode()), ("cep-match-id", alert.match_id.encode())))
+
+    def flush() -> None:
+        sink.flush()
+        if file_output is not None:
+            file_output.flush()
+
+    def output_lengths() -> dict[str, int]:
+        return {output_key(file_output.path): file_output.length()} if file_output is not None else {}
 
     def on_dead_letter(record: Any, value: bytes) -> None:
         if dead_topic:
@@ -203,7 +317,7 @@ def run(args: argparse.Namespace) -> int:
     engine = LiveEngine(
         patterns, topics,
         on_alert=on_alert, on_dead_letter=on_dead_letter, on_late=on_late,
-        flush=sink.flush, commit=commit, store=store, fingerprint=fingerprint,
+        flush=flush, commit=commit, store=store, fingerprint=fingerprint, outputs=output_lengths,
         idle_timeout_ms=args.idle_timeout, idle_advance_ms=args.idle_advance,
         max_partial_matches=args.max_partial_matches or None,
     )
@@ -213,12 +327,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = KafkaSource(bootstrap, group, list(topics), config=config, start=args.start,
                              on_assign=engine.assign, on_revoke=engine.revoke, on_lost=engine.lose)
-        _loop(args, engine, source, sink, stop)
+        _loop(args, engine, source, sink, stop, file_output)
         engine.checkpoint(force=True)  # shutdown: flush, snapshot, save, commit
     finally:
         stop.restore()
         if source is not None:
             source.close()
+        if file_output is not None:
+            file_output.close()
     sink.flush()
     if not args.quiet:
         s = engine.stats
@@ -229,7 +345,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loop(args: argparse.Namespace, engine: LiveEngine, source: KafkaSource, sink: KafkaSink, stop: _Stop) -> None:
+def _loop(args: argparse.Namespace, engine: LiveEngine, source: KafkaSource, sink: KafkaSink, stop: _Stop,
+          file_output: _FileOutput | None = None) -> None:
     interval = args.checkpoint_interval / 1000
     last_checkpoint = time.monotonic()
     remaining = args.max_events
@@ -244,8 +361,12 @@ def _loop(args: argparse.Namespace, engine: LiveEngine, source: KafkaSource, sin
         engine.process(records)
         engine.tick()
         sink.poll()
+        if file_output is not None:
+            file_output.flush()  # whole lines, once per batch; fsynced at checkpoints
         if crash_at is not None and engine.stats.records >= crash_at:
             sink.flush()  # the alerts since the last checkpoint are out: a restart repeats them
+            if file_output is not None:
+                file_output.flush()  # in the file too: a restart must cut them off
             os.kill(os.getpid(), signal.SIGKILL)
         now = time.monotonic()
         if engine.dirty and now - last_checkpoint >= interval:

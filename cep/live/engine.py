@@ -140,7 +140,10 @@ class LiveEngine:
     is the JSON dead-letter record), ``on_late(record)``. ``flush()`` must return only when
     everything passed to them so far is durable (delivered), and raise otherwise. ``commit``
     receives ``{partition: next offset}`` after each durable checkpoint. ``store`` None runs
-    without checkpoints (nothing is committed; state is lost on restart).
+    without checkpoints (nothing is committed; state is lost on restart). ``outputs()``, when
+    given, is called after ``flush()`` at each checkpoint and returns ``{path: length}`` of the
+    exactly-once output files, already fsynced (``output_length``); it goes into
+    ``Checkpoint.outputs``.
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class LiveEngine:
         commit: Callable[[Mapping[Partition, int]], None],
         store: CheckpointStore | None = None,
         fingerprint: str = "",
+        outputs: Callable[[], Mapping[str, int]] | None = None,
         idle_timeout_ms: int | None = None,
         idle_advance_ms: int | None = None,
         max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
@@ -171,6 +175,7 @@ class LiveEngine:
         self._commit = commit
         self.store = store
         self.fingerprint = fingerprint
+        self._outputs = outputs
         self.idle_timeout_ms = idle_timeout_ms
         self.idle_advance_ms = idle_advance_ms
         self._max_partial = max_partial_matches
@@ -335,14 +340,15 @@ class LiveEngine:
         if self.store is None:
             self.dirty = False
             return False
-        parts = [
+        outputs = dict(self._outputs()) if self._outputs is not None else {}  # 3: fsynced lengths
+        parts = [  # 4
             PartitionState(s.topic, s.partition, s.next_offset, s.watermark(), s.detector.snapshot())
             for s in self.slots.values() if s.next_offset is not None
         ]
         if not parts:
             self.dirty = False
             return False
-        checkpoint = Checkpoint(self.fingerprint, self._wall_ms(), tuple(parts))
+        checkpoint = Checkpoint(self.fingerprint, self._wall_ms(), tuple(parts), outputs)
         self.store.save(checkpoint)  # 5: durable
         self._commit({p.source: p.offset for p in parts})  # 6: only now
         self.stats.checkpoints += 1
