@@ -311,11 +311,7 @@ class EventTimeDriver:
         finally:
             self._max_ts = max_ts
             self._seq = seq
-            for _, reason in problems:
-                if reason is None:
-                    self.late += 1
-                else:
-                    self.invalid += 1
+            self._tally(problems)
         return problems
 
     def _add_many_unordered(self, events: Sequence[Any]) -> list[tuple[int, str | None]]:
@@ -355,12 +351,14 @@ class EventTimeDriver:
             self._wm = wm
             self._max_ts = max_ts
             self._seq += accepted
-            for _, reason in problems:
-                if reason is None:
-                    self.late += 1
-                else:
-                    self.invalid += 1
+            self._tally(problems)
         return problems
+
+    def _tally(self, problems: list[tuple[int, str | None]]) -> None:
+        """Count a batch's late (reason None) and unusable events."""
+        late = sum(1 for _, reason in problems if reason is None)
+        self.late += late
+        self.invalid += len(problems) - late
 
     def _add_many_arrival(self, events: Sequence[Any]) -> list[tuple[int, str | None]]:
         problems: list[tuple[int, str | None]] = []
