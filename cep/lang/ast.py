@@ -39,10 +39,14 @@ def _span() -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Literal:
-    """A number, string, ``true``/``false`` or ``null``."""
+    """A number, string, ``true``/``false`` or ``null``.
+
+    ``text`` keeps a number's spelling (``0.10``) so the printer can give it back as written.
+    """
 
     value: int | float | str | bool | None
     span: Span = _span()
+    text: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,7 +166,7 @@ class ValueRules:
         return ast.IsNull(c[0], True, span_of(meta))
 
     def number(self, c: list[Any], meta: Any) -> ast.Literal:
-        return ast.Literal(_number(str(c[0])), span_of(meta))
+        return ast.Literal(_number(str(c[0])), span_of(meta), text=str(c[0]))
 
     def string(self, c: list[Any], meta: Any) -> ast.Literal:
         return ast.Literal(self._string(c[0]), span_of(meta))

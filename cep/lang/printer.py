@@ -83,6 +83,8 @@ def format_expr(e: ast.Expr, min_level: int = 0) -> str:
 
 def _expr(e: ast.Expr) -> str:
     if isinstance(e, ast.Literal):
+        if e.text and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
+            return e.text  # the number as the user wrote it (0.10 stays 0.10)
         return _literal(e.value)
     if isinstance(e, ast.Duration):
         return _duration(e)
