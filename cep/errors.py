@@ -67,25 +67,6 @@ class Diagnostic:
     def __str__(self) -> str:
         return self.format()
 
-    @classmethod
-    def at(
-        cls,
-        span: object,
-        message: str,
-        *,
-        file: str,
-        source: str,
-        hint: str | None = None,
-        severity: str = "error",
-    ) -> "Diagnostic":
-        """A diagnostic pointing at ``span`` (any object with line/column/end_line/end_column)."""
-        line = getattr(span, "line", 0) or 1
-        column = getattr(span, "column", 0) or 1
-        lines = source.splitlines()
-        source_line = lines[line - 1] if 0 < line <= len(lines) else ""
-        end_column = getattr(span, "end_column", None) if getattr(span, "end_line", 0) == line else None
-        return cls(message, file, line, column, source_line, hint, end_column, severity)
-
 
 class PatternError(CepError):
     """A pattern file has one or more problems; ``diagnostics`` lists them all."""

@@ -20,6 +20,7 @@ from cep.errors import CepError, Diagnostic, PatternError
 from cep.lang import ast
 from cep.lang.checks import NOT_YET, check
 from cep.lang.compiler import compile_file
+from cep.lang.load import read_pattern_file
 from cep.lang.parser import parse
 
 HELP = "check pattern files and list every problem"
@@ -64,16 +65,6 @@ def collect_files(paths: list[str]) -> tuple[list[Path], list[str]]:
             problems.append(f"{name}: no such file or folder")
     unique = list(dict.fromkeys(files))
     return unique, problems
-
-
-def read_pattern_file(path: Path) -> str:
-    """The text of a pattern file; raises CepError with a readable reason."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CepError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise CepError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
 
 
 def check_text(text: str, path: str) -> FileReport:

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cep.cli.check import read_pattern_file
+from cep.lang.load import read_pattern_file
 from cep.cli.replay import UsageError
 from cep.errors import PatternError
 from cep.lang import ast

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from cep.errors import Diagnostic, PatternError
 from cep.lang import ast
 from cep.lang import functions as F
+from cep.lang.diagnostics import at_span
 from cep.nfa.buffer import BufferNode, iter_back, last_event_of
 
 EVENT = "event"
@@ -160,8 +161,8 @@ class ExpressionCompiler:
         return Compiled(namespace["_compiled"], gen.iterative and scope.mode == EVENT, source)
 
     def error(self, node: Any, message: str, hint: str | None = None) -> None:
-        span = getattr(node, "span", None)
-        self.diagnostics.append(Diagnostic.at(span, message, file=self.file, source=self.source, hint=hint))
+        span = getattr(node, "span", None) or ast.NO_SPAN
+        self.diagnostics.append(at_span(self.source, self.file, span, message, hint))
 
     def raise_if_errors(self) -> None:
         if self.diagnostics:

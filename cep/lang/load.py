@@ -10,6 +10,16 @@ from cep.lang.checks import check_source
 from cep.lang.compiler import CompiledPattern, compile_file
 
 
+def read_pattern_file(path: str | Path) -> str:
+    """The text of a pattern file; raises CepError with a readable reason."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CepError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise CepError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+
+
 def compile_source(text: str, path: str = "<string>") -> list[CompiledPattern]:
     """Compile pattern text; raises PatternError (or PatternSyntaxError) listing every problem."""
     return compile_file(check_source(text, path))
@@ -20,12 +30,7 @@ def load_files(paths: Iterable[str | Path]) -> list[CompiledPattern]:
     compiled: list[CompiledPattern] = []
     diagnostics: list[Diagnostic] = []
     for path in paths:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CepError(f"cannot read pattern file {path}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise CepError(f"pattern file {path} is not UTF-8 text: {exc}") from exc
+        text = read_pattern_file(path)
         try:
             compiled.extend(compile_source(text, str(path)))
         except PatternError as exc:

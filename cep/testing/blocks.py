@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from cep.errors import CepError, EventError
+from cep.errors import EventError
 from cep.lang import ast
 from cep.lang.checks import check_source
 from cep.lang.compiler import CompiledPattern, compile_file
+from cep.lang.load import read_pattern_file
 from cep.match import Match
 from cep.testing.compare import diff_records, records_equal, show
 from cep.testing.harness import Harness
@@ -84,13 +85,7 @@ class TestFile:
 
     @classmethod
     def load(cls, path: str | Path) -> "TestFile":
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CepError(f"cannot read pattern file {path}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise CepError(f"pattern file {path} is not UTF-8 text: {exc}") from exc
-        return cls.from_source(text, str(path))
+        return cls.from_source(read_pattern_file(path), str(path))
 
     @property
     def tests(self) -> tuple[ast.PatternTest, ...]:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from cep.detector import LATE, Detector, Stats
 from cep.errors import CepError, EventError, StateError
 from cep.lang.compiler import CompiledPattern
-from cep.lang.load import compile_source
+from cep.lang.load import compile_source, read_pattern_file
 from cep.match import Match
 from cep.stream.timestamps import parse_timestamp
 from cep.stream.watermarks import END_OF_TIME
@@ -122,8 +122,7 @@ class Harness:
     @classmethod
     def from_file(cls, path: str | Path, **options: Any) -> "Harness":
         """A harness over the patterns of a ``.cep`` file; options as for the constructor."""
-        text = Path(path).read_text(encoding="utf-8")
-        return cls(text, path=str(path), **options)
+        return cls(read_pattern_file(path), path=str(path), **options)
 
     # -- what came out ----------------------------------------------------------------------
 

@@ -57,12 +57,12 @@ class CepFile(pytest.File):
 
     def collect(self) -> Iterator["CepItem"]:
         from cep.errors import CepError, PatternError
+        from cep.lang.load import read_pattern_file
         from cep.testing.blocks import TestFile
 
         shown = _relative(self.path, self.config.rootpath)
         try:
-            text = self.path.read_text(encoding="utf-8")
-            test_file = TestFile.from_source(text, shown)
+            test_file = TestFile.from_source(read_pattern_file(self.path), shown)
         except PatternError as exc:
             count = len(exc.diagnostics)
             raise self.CollectError(f"{exc}\n\n{count} problem{'s' if count != 1 else ''} in {shown}") from exc

@@ -210,3 +210,13 @@ def test_timeouts_are_shown_apart_on_a_terminal_and_marked_in_json(tmp_path, cap
     assert main(["replay", str(pattern), "--input", str(log), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "paid: 1 alert" in out and "paid: 1 timeout" in out
+
+
+def test_unreadable_pattern_files_exit_1_naming_the_file(tmp_path, capsys):
+    missing = tmp_path / "nope.cep"
+    assert main(["replay", str(missing), "--input", str(SAMPLE), "--quiet"]) == 1
+    assert f"{missing}: cannot read it" in capsys.readouterr().err
+    latin1 = tmp_path / "latin1.cep"
+    latin1.write_bytes("pattern caf\xe9\n  from s\n  match a\n".encode("latin-1"))
+    assert main(["replay", str(latin1), "--input", str(SAMPLE), "--quiet"]) == 1
+    assert f"{latin1}: not UTF-8 text" in capsys.readouterr().err
