@@ -184,23 +184,11 @@ class Detector:
             return ACCEPTED if add(event) else LATE  # the driver counts invalid events
         return self._feed_shared(stream, event)
 
-    def feeder(self, stream: str) -> Callable[[dict[str, Any]], bool]:
-        """A function feeding one stream with JSON objects: True when on time, False when late.
-
-        Replay calls it once per input line, so for a stream read by a single pattern it is
-        that pattern's driver itself: no lookup and no extra call per event. Events must be
-        dicts (the file readers guarantee it); EventError is raised as by :meth:`feed`.
-        """
-        add = self._single.get(stream)
-        if add is not None:
-            return add
-        return lambda event: self._feed_shared(stream, event) == ACCEPTED
-
     def batch_feeder(self, stream: str) -> Callable[[list[dict[str, Any]]], list[tuple[int, str | None]]]:
         """Feed a list of JSON objects at once; returns problems as ``(index, reason)``.
 
         ``reason`` is None for a late event, else why the event is unusable. Same effect as
-        :meth:`feeder` on each event in turn; for a stream read by one pattern it is that
+        :meth:`feed` on each event in turn; for a stream read by one pattern it is that
         driver's ``add_many``, the fastest way in.
         """
         runner = self._by_stream.get(stream)

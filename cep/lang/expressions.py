@@ -23,7 +23,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from cep.errors import Diagnostic, PatternError
+from cep.errors import Diagnostic
 from cep.lang import ast
 from cep.lang import functions as F
 from cep.lang.diagnostics import at_span
@@ -163,10 +163,6 @@ class ExpressionCompiler:
     def error(self, node: Any, message: str, hint: str | None = None) -> None:
         span = getattr(node, "span", None) or ast.NO_SPAN
         self.diagnostics.append(at_span(self.source, self.file, span, message, hint))
-
-    def raise_if_errors(self) -> None:
-        if self.diagnostics:
-            raise PatternError(self.diagnostics)
 
 
 class _Generator:

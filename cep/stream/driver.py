@@ -32,7 +32,7 @@ from typing import Any, Callable, Hashable, Protocol, Sequence
 from cep.errors import EventError, SnapshotError
 from cep.state.timers import TimerService
 from cep.stream.reorder import ReorderBuffer
-from cep.stream.watermarks import END_OF_TIME, MIN_WATERMARK
+from cep.stream.watermarks import END_OF_TIME, MIN_WATERMARK, BoundedOutOfOrderness
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -123,8 +123,8 @@ class EventTimeDriver:
         buffered: bool = True,
         ordered: bool = True,
     ) -> None:
-        if lateness_ms is not None and (type(lateness_ms) is not int or lateness_ms < 0):
-            raise ValueError(f"lateness_ms must be a non-negative int, got {lateness_ms!r}")
+        if lateness_ms is not None:
+            BoundedOutOfOrderness(lateness_ms)  # validates: a non-negative int
         self._processor = processor
         self._time_of = time_of
         self._key_of = key_of

@@ -384,3 +384,21 @@ def test_unordered_mode_gives_events_on_arrival_but_still_refuses_late_ones():
     assert driver.add(ev(40, 3)) is True  # watermark 34: the timers at 30 and 26 fire first
     assert out == [("event", 20, "a", 0), ("event", 16, "a", 1), ("timer", 26, "a", 2), ("timer", 30, "a", 2),
                    ("event", 40, "a", 3)]
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(0, 60), max_size=40), st.integers(0, 8), st.booleans())
+def test_the_driver_follows_the_watermark_rule_of_bounded_out_of_orderness(stamps, lateness, ordered):
+    """The driver inlines the watermark for speed; it must agree with the tracker that states
+    the rule (newest - lateness - 1; late iff ts <= watermark) after every event."""
+    from cep.stream.watermarks import BoundedOutOfOrderness
+
+    tracker = BoundedOutOfOrderness(lateness).create()
+    driver = EventTimeDriver(Recorder([]), time_of=itemgetter("ts"), key_of=itemgetter("k"),
+                             lateness_ms=lateness, ordered=ordered)
+    for i, ts in enumerate(stamps):
+        late = tracker.is_late(ts)
+        if not late:
+            tracker.observe(ts)
+        assert driver.add(ev(ts, i)) is not late
+        assert driver.watermark == tracker.current
