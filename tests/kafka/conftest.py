@@ -8,8 +8,12 @@ topic without waiting for a timeout. If the broker cannot start the tests fail w
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -23,7 +27,7 @@ from cep.connectors.kafka import (
     read_records,
     topic_partitions,
 )
-from cep.testing.kafka_broker import KafkaBroker
+from cep.testing.kafka_broker import FAST_GROUP_CONFIG, KafkaBroker
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,3 +88,27 @@ def read_topic(bootstrap: str) -> Callable[..., list[ConsumedRecord]]:
         return data
 
     return read
+
+
+# Shared by the `cep run` test modules: the sample log, its pattern, and what replay makes of it.
+ROOT = Path(__file__).resolve().parents[2]
+PATTERN = ROOT / "patterns" / "small_then_big.cep"
+LOG = ROOT / "samples" / "transactions.jsonl"
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    """`cep replay` of the sample log: the alerts and late events a live run must reproduce."""
+    out = tmp_path_factory.mktemp("replay")
+    subprocess.run([sys.executable, "-m", "cep.cli.main", "replay", str(PATTERN), "-i", str(LOG),
+                    "-o", str(out / "alerts.jsonl"), "--late", str(out / "late.jsonl"), "-q"], check=True)
+    return {name: [json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
+            for name in ("alerts", "late")}
+
+
+@pytest.fixture
+def kafka_config(tmp_path: Path) -> str:
+    """A librdkafka properties file with short group timeouts, so joins and rebalances are quick."""
+    path = tmp_path / "kafka.properties"
+    path.write_text("".join(f"{k}={v}\n" for k, v in FAST_GROUP_CONFIG.items()))
+    return str(path)

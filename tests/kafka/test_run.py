@@ -28,7 +28,6 @@ from pathlib import Path
 import pytest
 
 from cep.connectors.kafka import ProducerRecord, make_producer, produce_records, read_records
-from cep.testing.kafka_broker import FAST_GROUP_CONFIG
 
 pytestmark = pytest.mark.kafka
 
@@ -36,22 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PATTERN = ROOT / "patterns" / "small_then_big.cep"
 LOG = ROOT / "samples" / "transactions.jsonl"
 USABLE = 294  # lines of LOG that cep produce sends (6 are malformed)
-
-
-@pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
-    out = tmp_path_factory.mktemp("replay")
-    subprocess.run([sys.executable, "-m", "cep.cli.main", "replay", str(PATTERN), "-i", str(LOG),
-                    "-o", str(out / "alerts.jsonl"), "--late", str(out / "late.jsonl"), "-q"], check=True)
-    return {name: [json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
-            for name in ("alerts", "late")}
-
-
-@pytest.fixture
-def kafka_config(tmp_path: Path) -> str:
-    path = tmp_path / "kafka.properties"
-    path.write_text("".join(f"{k}={v}\n" for k, v in FAST_GROUP_CONFIG.items()))
-    return str(path)
 
 
 def produce_log(bootstrap: str, topic: str) -> None:

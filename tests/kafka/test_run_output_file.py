@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka.test_run import PATTERN, USABLE, kafka_config, multiset, produce_log, replay  # noqa: F401
+from tests.kafka.test_run import PATTERN, USABLE, multiset, produce_log
 
 pytestmark = pytest.mark.kafka
 
