@@ -95,6 +95,7 @@ def make_key_getter(paths: tuple[tuple[str, ...], ...]) -> Callable[[Any], Hasha
                 return check(value, field_name)
             return value
 
+        single.inline_field = field_name  # type: ignore[attr-defined]  # see cep.stream.fused
         return single
 
     def multi(event: Any) -> Hashable:

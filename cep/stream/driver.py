@@ -159,6 +159,12 @@ class EventTimeDriver:
         else:
             self.add = self._add_unordered
         processor.bind(self)
+        # A processor may offer a generated batch loop with itself inlined (tumbling windows,
+        # see cep.stream.fused); it replaces add_many, with the same effect.
+        fuse = getattr(processor, "fused_add_many", None)
+        fused = fuse(self) if fuse is not None and self._mode == "event_time_unordered" else None
+        if fused is not None:
+            self.add_many = fused
 
     # -- public surface ------------------------------------------------------------------
 

@@ -212,6 +212,10 @@ class AggregatePlan:
         )
         exec(compile(source, "<cep aggregate plan>", "exec"), namespace)  # noqa: S102 - fixed templates
         self.source = source
+        # For loops that inline the update (cep.stream.fused): the body of `add` (state `S`,
+        # event `e`) and the constants it reads.
+        self.add_body = "\n".join(add_lines) or "pass"
+        self.namespace = namespace
         self.add: Callable[[list[Any], Any], Any] = namespace["add"]
         self.remove: Callable[[list[Any], tuple[Any, ...]], None] = namespace["remove"]
         self.results: Callable[[list[Any]], list[Any]] = namespace["results"]

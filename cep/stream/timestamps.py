@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from cep.errors import EventTimeError
 
-__all__ = ["UNITS", "parse_timestamp", "format_timestamp_iso", "make_time_getter"]
+__all__ = ["UNITS", "MIN_MS", "MAX_MS", "parse_timestamp", "format_timestamp_iso", "make_time_getter"]
 
 UNITS = ("auto", "millis", "seconds")
 
@@ -44,6 +44,7 @@ _UTC = timezone.utc
 _fromisoformat = datetime.fromisoformat
 _MIN_MS = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // _ONE_MS
 _MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - _EPOCH) // _ONE_MS
+MIN_MS, MAX_MS = _MIN_MS, _MAX_MS  # the range of representable times, in epoch ms
 
 _NUMBER_RE = re.compile(r"[+-]?\d+(\.\d*)?\Z", re.ASCII)
 
@@ -203,6 +204,11 @@ def make_time_getter(path: tuple[str, ...], unit: str = "auto") -> Callable[[dic
                 + dt.second * 1000
                 + dt.microsecond // 1000
             )
+
+        # What a generated batch loop (cep.stream.fused) needs to read epoch numbers itself,
+        # calling this getter only for everything else.
+        time_of.inline_field = field  # type: ignore[attr-defined]
+        time_of.inline_scale = scale  # type: ignore[attr-defined]
 
     time_of.__qualname__ = f"time_of[{name}]"
     return time_of

@@ -25,6 +25,7 @@ from typing import Any, Callable, Hashable
 
 from cep.errors import SnapshotError
 from cep.stream.driver import TimerContext, decode_key, encode_key
+from cep.stream.fused import fused_tumbling_add_many
 from cep.stream.plans import AggregatePlan
 
 __all__ = ["AggregateSpec", "WindowSpec", "WindowCallback", "TimeWindowOperator", "make_window_operator"]
@@ -218,6 +219,10 @@ class TimeWindowOperator(_WindowBase):
 
         return on_event_general
 
+    def fused_add_many(self, driver: Any) -> Callable[[Any], Any] | None:
+        """The driver's batch loop with this operator inlined (cep.stream.fused), if it fits."""
+        return fused_tumbling_add_many(driver, self, _Window)
+
     def _schedule(self, key: Hashable, end: int) -> None:
         waiting = self.ends.get(end)
         if waiting is None:
@@ -247,13 +252,18 @@ class TimeWindowOperator(_WindowBase):
     def on_timer(self, key: Hashable, ts: int) -> None:
         if key == _ALIGNED and not self._session:
             waiting = self.ends.pop(ts, [])
+            start = ts - self._size  # each waiting key has exactly this window ending now
+            keys = self.keys
             if not self.ordered:
                 # Arrival order is not time order here: fire as the ordered path would, by
                 # the (time, arrival) of each window's first event.
-                start = ts - self._size
-                waiting.sort(key=lambda k: self.keys[k][start].first_at)
+                waiting.sort(key=lambda k: keys[k][start].first_at)
             for each in waiting:
-                self._fire_due(each, ts)
+                windows = keys[each]
+                window = windows.pop(start)
+                if not windows:
+                    del keys[each]
+                self._fire(each, start, ts, window.state, window.last)
             return
         self._fire_due(key, ts)
 
