@@ -55,8 +55,12 @@ class _PatternRunner:
             # Tumbling windows of order-free aggregates take events on arrival, skipping the
             # reorder buffer (same output; see TimeWindowOperator).
             ordered = not (buffered and order_insensitive(pattern.window, pattern.aggregates))
+            # `having` on the raw aggregates, before any alert is built, when it does not read
+            # the window bounds (which the alert shows in the input's own time format).
+            self._having_in_operator = pattern.having is not None and not pattern.having_reads_bounds
+            accept = pattern.having if self._having_in_operator else None
             self.operator = make_window_operator(pattern.window, pattern.aggregates, self._on_window, pattern.where,
-                                                 ordered)
+                                                 ordered, accept)
         else:
             assert pattern.nfa is not None
             on_timeout = self._on_timeout if pattern.timeout_emit is not None else None
@@ -99,7 +103,8 @@ class _PatternRunner:
         iso = p.time_path is not None and isinstance(get_path(last, p.time_path), str)
         start_value = format_timestamp_iso(start) if iso else start
         end_value = format_timestamp_iso(end) if iso else end
-        if p.having is not None and not p.having(results, start_value, end_value, last):
+        if p.having is not None and not self._having_in_operator and not p.having(results, start_value, end_value,
+                                                                                    last):
             return
         fields = {name: fn(results, start_value, end_value, last) for name, fn in p.emit}
         self._emit(Match(p.name, key, fields, {}, end, False, end_value))

@@ -13,6 +13,7 @@ from typing import Any, Callable, Hashable
 
 from cep.errors import CepError, Diagnostic, EventError, PatternError
 from cep.lang import ast
+from cep.lang.checks_exprs import walk
 from cep.lang.expressions import MATCH, WINDOW, AggregateRegistry, Compiled, ExpressionCompiler, Scope, output_name
 from cep.lang.functions import PrevHistory, get_path
 from cep.lang.printer import format_expr
@@ -63,6 +64,9 @@ class CompiledPattern:
     window: WindowSpec | None = None
     aggregates: tuple[AggregateSpec, ...] = ()
     having: Callable[..., bool] | None = None
+    # Whether `having` reads window.start/end: if not, the window operator may test it on the
+    # raw aggregates before an alert is built (rolling windows evaluate it for every event).
+    having_reads_bounds: bool = False
     # `on timeout emit`: fields of partial matches that expire by `within` (None: not wanted).
     timeout_emit: tuple[tuple[str, Callable[..., Any]], ...] | None = None
     # prev(): the cursor the conditions read the key's recent events through.
@@ -239,6 +243,8 @@ class _PatternCompiler:
             window=spec,
             aggregates=tuple(AggregateSpec(kind, value, field) for kind, value, field in registry.entries),
             having=having,
+            having_reads_bounds=p.having is not None and any(
+                isinstance(node, ast.Path) and node.parts[0] == "window" for node in walk(p.having)),
             **self.common(),
         )
 

@@ -86,6 +86,12 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
          _P + "match a next b define a as x > 1 b x < 2", _P + "match a define a\n"),
     ),
     KnownError(
+        "define-comma", "`define` entries are not separated by commas",
+        "start each entry on its own line (or after a space): `define a as x > 0` then `b as x < 0` below it",
+        (_P + "match a next b define a as x > 0, b as x < 0", _P + "match a define a as x > 0,",
+         _P + "match a then b define a as f(x) > 0, b as y"),
+    ),
+    KnownError(
         "duration-without-unit", "a duration needs a unit",
         "write the unit right after the number: 250ms, 10s, 1m, 2h or 1d",
         (_P + "match a within 60", _P + "time ts lateness 5", _P + "window tumbling 60",

@@ -31,6 +31,7 @@ from typing import Any, Callable, Hashable, Protocol, Sequence
 
 from cep.errors import EventError, SnapshotError
 from cep.state.timers import TimerService
+from cep.stream.fused import fused_ordered_add_many
 from cep.stream.reorder import ReorderBuffer
 from cep.stream.watermarks import END_OF_TIME, MIN_WATERMARK, BoundedOutOfOrderness
 
@@ -159,10 +160,12 @@ class EventTimeDriver:
         else:
             self.add = self._add_unordered
         processor.bind(self)
-        # A processor may offer a generated batch loop with itself inlined (tumbling windows,
-        # see cep.stream.fused); it replaces add_many, with the same effect.
+        # A processor may offer a generated batch loop with itself inlined (tumbling and rolling
+        # windows, see cep.stream.fused); it replaces add_many, with the same effect.
         fuse = getattr(processor, "fused_add_many", None)
-        fused = fuse(self) if fuse is not None and self._mode == "event_time_unordered" else None
+        fused = fuse(self) if fuse is not None and self._mode.startswith("event_time") else None
+        if fused is None:
+            fused = fused_ordered_add_many(self)  # time and key reads inlined, if they fit
         if fused is not None:
             self.add_many = fused
 

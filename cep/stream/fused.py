@@ -1,29 +1,34 @@
-"""One generated loop for the hottest window pattern: a tumbling window of order-free aggregates.
+"""Generated hot loops: the driver's batch loop and the window operators, inlined.
 
-Feeding such a pattern event by event goes through the driver's batch loop, a time getter, a
-key getter, the window operator and its aggregate plan: five Python calls per event, each
-costing more than the work it does. This module writes, once per pattern, a single
-``add_many(events)`` that does all of it inline — the top-level time and key fields read
-directly, the lateness check, the watermark, the window lookup and the aggregate update — and
-falls back to the real getters only for what the inline code does not handle (ISO strings,
-nested fields, errors), so every event gets exactly the treatment of the unfused path:
+Feeding an event goes through the driver's batch loop, a time getter, a key getter, an
+operator and its aggregate plan: several Python calls per event, each costing more than the
+work it does. This module writes, once per pattern, specialised functions from the fixed
+templates below:
 
-* the same late/unusable ``problems`` as :meth:`EventTimeDriver.add_many`, with the same reasons;
-* the same watermark, and timers (window ends) fired at the same points, through the driver's
-  own ``_release``;
-* the same window state (:class:`~cep.stream.windows.TimeWindowOperator`'s ``keys`` and
-  ``ends``, first-event order and newest event), so firing, snapshots and restores are those
-  of the operator.
+* ``fused_ordered_add_many``: the driver's ordered batch loop (any processor) with the time and
+  key reads inlined;
+* ``fused_tumbling_add_many``: the unordered batch loop with a tumbling window of order-free
+  aggregates inlined as well — lateness check, watermark, window lookup, aggregate update;
+* ``fused_rolling_on_event``: a rolling window's per-event step with its plan inlined, and
+  ``fused_rolling_add_many``: the ordered batch loop that also runs that step inline when it
+  releases events in the common case.
 
-The source comes only from the fixed template below and the aggregate plan's fixed templates;
-the pattern contributes constants (field names, the window size, its ``where`` function),
-never text. This is the driver's and the operator's private business: the loop reads and writes
-their underscored state, and it is property-tested against the unfused path
+Inline code handles the common case only — epoch-number times and plain top-level keys — and
+calls the real getters for everything else (ISO strings, nested fields, errors), so every event
+gets exactly the treatment of the unfused path: the same late/unusable ``problems`` with the
+same reasons, the same watermark, timers fired at the same points through the driver's own
+``_release``, and the same operator state, so firing, snapshots and restores are unchanged.
+
+The source comes only from these templates and the aggregate plan's fixed templates; the
+pattern contributes constants (field names, sizes, its compiled ``where``/``having``), never
+text. This is the driver's and the operators' private business: the code reads and writes
+their underscored state, and it is property-tested against the unfused paths
 (tests/windows/test_fused.py).
 """
 
 from __future__ import annotations
 
+from heapq import heappush
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from cep.errors import EventError
@@ -31,27 +36,18 @@ from cep.stream.timestamps import MAX_MS, MIN_MS
 
 if TYPE_CHECKING:
     from cep.stream.driver import EventTimeDriver
+    from cep.stream.rolling import RollingOperator
     from cep.stream.windows import TimeWindowOperator
 
-__all__ = ["fused_tumbling_add_many"]
+__all__ = ["fused_ordered_add_many", "fused_rolling_add_many", "fused_rolling_on_event", "fused_tumbling_add_many"]
 
 Problems = list[tuple[int, "str | None"]]
 
-_TEMPLATE = '''
-def add_many(events):
-    d = DRIVER
-    op = OPERATOR
-    keys = op.keys
-    wm = d._wm
-    max_ts = d._max_ts
-    n = op._arrivals
-    problems = []
-    problem = problems.append
-    index = -1
-    accepted = 0
-    try:
-        for e in events:
-            index += 1
+# Read an event's time and key and refuse it when late: the head of every generated batch loop.
+# Epoch numbers and plain top-level keys inline; everything else through the getters, which
+# also give the error reasons.
+_HEAD = '''
+        for index, e in enumerate(events):
             t = e.get(TIME_FIELD)
             try:
                 if t.__class__ is int:
@@ -64,12 +60,60 @@ def add_many(events):
                     problem((index, None))
                     continue
                 k = e.get(KEY_FIELD)
-                if k is None or k.__class__ is dict or k.__class__ is list:
+                if k.__class__ is not str and (k is None or k.__class__ is dict or k.__class__ is list):
                     k = KEY_OF(e)
             except EventError as exc:
                 problem((index, str(exc)))
                 continue
-            accepted += 1
+'''
+
+# The driver's ordered batch loop (EventTimeDriver.add_many): buffer, then release once.
+_ORDERED = '''
+def add_many(events):
+    d = DRIVER
+    run = d._run
+    append = run.append
+    heap = d._heap
+    wm = d._wm
+    max_ts = d._max_ts
+    seq = d._seq
+    problems = []
+    problem = problems.append
+    try:
+{head}
+            if not run or ts >= run[-1][0]:
+                append((ts, seq, k, e))
+            else:
+                heappush(heap, (ts, seq, k, e))
+            seq += 1
+            if ts > max_ts:
+                max_ts = ts
+                if ts - LATENESS1 > wm:
+                    wm = ts - LATENESS1
+        d._wm = wm
+{release}        if (run and run[0][0] <= wm) or heap or d._next_timer <= wm:
+            d._release(wm)
+    finally:
+        d._max_ts = max_ts
+        d._seq = seq
+        d._tally(problems)
+    return problems
+'''
+
+# The driver's unordered batch loop with a tumbling window operator inlined.
+_TUMBLING = '''
+def add_many(events):
+    d = DRIVER
+    op = OPERATOR
+    keys = op.keys
+    wm = d._wm
+    max_ts = d._max_ts
+    n = op._arrivals
+    problems = []
+    problem = problems.append
+    index = -1
+    try:
+{head}
             if ts > max_ts:
                 max_ts = ts
                 if ts - LATENESS1 > wm:
@@ -100,15 +144,88 @@ def add_many(events):
     finally:
         d._wm = wm
         d._max_ts = max_ts
-        d._seq += accepted
+        d._seq += index + 1 - len(problems)  # accepted: all but the problems, up to where it stopped
         op._arrivals = n
         d._tally(problems)
     return problems
 '''
 
-_WHERE = """            if not WHERE(e):
+_WHERE = '''            if not WHERE(e):
                 continue
-"""
+'''
+
+# A rolling window's step for event `e` of key `k` at `ts`, its plan inlined; `{skip}` leaves it.
+_ROLLING_STEP = '''{where}st = keys.get(k)
+if st is None:
+    st = keys[k] = RECENT(NEW_STATE())
+    if op._sweep is None:
+        op._schedule_sweep(ts)
+entries = st.entries
+S = st.state
+{add}
+entries.append((ts, {values}))
+horizon = ts - SIZE
+while entries[0][0] < horizon:
+    V = entries.popleft()[1]
+{remove}
+results = {results}
+{emit}'''
+
+# The common case of the driver's release (events in order, no timer due), stepping the
+# rolling window inline; anything else goes to the driver's own _release.
+_ROLLING_RELEASE = '''        if not heap and d._next_timer > wm:
+            popleft = run.popleft
+            while run and run[0][0] <= wm:
+                ts, _, k, e = popleft()
+{step}
+                if d._next_timer <= wm or heap:
+                    break  # the step registered a timer that is already due
+'''
+
+
+def _indent(code: str, by: int) -> str:
+    return "\n".join(" " * by + line for line in code.split("\n"))
+
+
+def _inline_fields(driver: EventTimeDriver) -> tuple[str, str, int] | None:
+    """(time field, key field, time scale) when both are plain top-level fields."""
+    time_field = getattr(driver._time_of, "inline_field", None)
+    key_field = getattr(driver._key_of, "inline_field", None)
+    if time_field is None or key_field is None:
+        return None
+    return time_field, key_field, driver._time_of.inline_scale  # type: ignore[union-attr]
+
+
+def _generate(name: str, source: str, namespace: dict[str, Any]) -> Any:
+    namespace["__builtins__"] = {**namespace.get("__builtins__", {}), "str": str, "dict": dict, "list": list,
+                                 "int": int, "float": float, "len": len,
+                                 "enumerate": enumerate}
+    exec(compile(source, f"<cep fused {name}>", "exec"), namespace)  # noqa: S102 - fixed templates
+    fn = namespace[name]
+    fn.source = source
+    return fn
+
+
+def _head_namespace(driver: EventTimeDriver, fields: tuple[str, str, int]) -> dict[str, Any]:
+    time_field, key_field, scale = fields
+    return {"DRIVER": driver, "TIME_FIELD": time_field, "TIME_SCALE": scale, "TIME_OF": driver._time_of,
+            "KEY_FIELD": key_field, "KEY_OF": driver._key_of, "LATENESS1": driver._lateness1,
+            "MIN_MS": MIN_MS, "MAX_MS": MAX_MS, "EventError": EventError}
+
+
+def _head(scale: int) -> str:
+    return _HEAD.format(scale="" if scale == 1 else " * TIME_SCALE")
+
+
+def fused_ordered_add_many(driver: EventTimeDriver) -> Callable[[Sequence[dict[str, Any]]], Problems] | None:
+    """The driver's ordered ``add_many`` with the time and key reads inlined, or None when
+    they are not plain top-level fields."""
+    fields = _inline_fields(driver)
+    if fields is None or driver._mode != "event_time":
+        return None
+    namespace = _head_namespace(driver, fields)
+    namespace["heappush"] = heappush
+    return _generate("add_many", _ORDERED.format(head=_head(fields[2]), release=""), namespace)
 
 
 def fused_tumbling_add_many(
@@ -117,30 +234,59 @@ def fused_tumbling_add_many(
     """The generated ``add_many`` for ``operator`` behind ``driver``, or None when the pattern
     does not have the shape it handles (top-level time and key fields; the driver in
     unordered mode, i.e. a tumbling window of order-free aggregates)."""
-    time_of = driver._time_of
-    key_of = driver._key_of
-    time_field = getattr(time_of, "inline_field", None)
-    key_field = getattr(key_of, "inline_field", None)
-    if time_field is None or key_field is None or driver._mode != "event_time_unordered":
+    fields = _inline_fields(driver)
+    if fields is None or driver._mode != "event_time_unordered":
         return None
     if operator.spec.kind != "tumbling" or operator.ordered:
         return None
     plan = operator.plan
-    scale = time_of.inline_scale  # type: ignore[union-attr]
-    source = _TEMPLATE.format(
-        scale="" if scale == 1 else " * TIME_SCALE",
-        where="" if operator.where is None else _WHERE,
-        aggregate="\n".join("            " + line for line in plan.add_body.split("\n")),
-    )
+    source = _TUMBLING.format(head=_head(fields[2]), where="" if operator.where is None else _WHERE,
+                              aggregate=_indent(plan.add_body, 12))
     namespace: dict[str, Any] = dict(plan.namespace)
-    namespace.update({
-        "DRIVER": driver, "OPERATOR": operator, "WINDOW": window_class, "NEW_STATE": plan.new_state,
-        "TIME_FIELD": time_field, "TIME_SCALE": scale, "TIME_OF": time_of, "KEY_FIELD": key_field,
-        "KEY_OF": key_of, "LATENESS1": driver._lateness1, "SIZE": operator.spec.size_ms,
-        "WHERE": operator.where, "MIN_MS": MIN_MS, "MAX_MS": MAX_MS, "EventError": EventError,
-    })
-    namespace["__builtins__"] = {**namespace["__builtins__"], "str": str, "dict": dict, "list": list}
-    exec(compile(source, "<cep fused window ingest>", "exec"), namespace)  # noqa: S102 - fixed template
-    add_many: Callable[[Sequence[dict[str, Any]]], Problems] = namespace["add_many"]
-    add_many.source = source  # type: ignore[attr-defined]
-    return add_many
+    namespace.update(_head_namespace(driver, fields))
+    namespace.update({"OPERATOR": operator, "WINDOW": window_class, "NEW_STATE": plan.new_state,
+                      "SIZE": operator.spec.size_ms, "WHERE": operator.where})
+    return _generate("add_many", source, namespace)
+
+
+def _rolling_step(operator: RollingOperator, skip: str, indent: int) -> str:
+    plan = operator.plan
+    step = _ROLLING_STEP.format(
+        where="" if operator.where is None else f"if not WHERE(e):\n    {skip}\n",
+        add=plan.add_body, values=plan.values_tuple, remove=_indent(plan.remove_body, 4),
+        results=plan.results_list,
+        emit=("ON_WINDOW(k, horizon, ts, results, e)" if operator.accept is None
+              else "if ACCEPT(results, horizon, ts, e):\n    ON_WINDOW(k, horizon, ts, results, e)"),
+    )
+    return _indent(step, indent)
+
+
+def _rolling_namespace(operator: RollingOperator, recent_class: type) -> dict[str, Any]:
+    plan = operator.plan
+    namespace: dict[str, Any] = dict(plan.namespace)
+    namespace.update({"op": operator, "keys": operator.keys, "RECENT": recent_class, "NEW_STATE": plan.new_state,
+                      "SIZE": operator.spec.size_ms, "WHERE": operator.where, "ACCEPT": operator.accept,
+                      "ON_WINDOW": operator.on_window})
+    return namespace
+
+
+def fused_rolling_on_event(operator: RollingOperator, recent_class: type) -> Callable[[Any, int, Any], None] | None:
+    """``operator.on_event`` with the aggregate plan inlined (rolling windows evaluate every
+    event), or None when an aggregate reads the window's history (first, last)."""
+    if operator._history:
+        return None
+    source = "def on_event(k, ts, e):\n" + _rolling_step(operator, "return", 4) + "\n"
+    return _generate("on_event", source, _rolling_namespace(operator, recent_class))
+
+
+def fused_rolling_add_many(driver: EventTimeDriver, operator: RollingOperator,
+                           recent_class: type) -> Callable[[Sequence[dict[str, Any]]], Problems] | None:
+    """The driver's ordered batch loop whose release steps the rolling window inline."""
+    fields = _inline_fields(driver)
+    if fields is None or driver._mode != "event_time" or operator._history:
+        return None
+    release = _ROLLING_RELEASE.format(step=_rolling_step(operator, "continue", 16))
+    namespace = _head_namespace(driver, fields)
+    namespace.update(_rolling_namespace(operator, recent_class))
+    namespace["heappush"] = heappush
+    return _generate("add_many", _ORDERED.format(head=_head(fields[2]), release=release), namespace)

@@ -212,9 +212,13 @@ class AggregatePlan:
         )
         exec(compile(source, "<cep aggregate plan>", "exec"), namespace)  # noqa: S102 - fixed templates
         self.source = source
-        # For loops that inline the update (cep.stream.fused): the body of `add` (state `S`,
-        # event `e`) and the constants it reads.
+        # For code that inlines the plan (cep.stream.fused): the body of `add` (state `S`, event
+        # `e`; it leaves the values in v0, v1...), the tuple of those values a removable plan
+        # keeps, the body of `remove` (values tuple `V`), the results list, and the constants.
         self.add_body = "\n".join(add_lines) or "pass"
+        self.values_tuple = f"({', '.join(values)},)"
+        self.remove_body = f"{remove_values}, = V\n" + ("\n".join(remove_lines) or "pass")
+        self.results_list = f"[{', '.join(result_parts)}]"
         self.namespace = namespace
         self.add: Callable[[list[Any], Any], Any] = namespace["add"]
         self.remove: Callable[[list[Any], tuple[Any, ...]], None] = namespace["remove"]

@@ -28,11 +28,15 @@ from cep.stream.driver import TimerContext, decode_key, encode_key
 from cep.stream.fused import fused_tumbling_add_many
 from cep.stream.plans import AggregatePlan
 
-__all__ = ["AggregateSpec", "WindowSpec", "WindowCallback", "TimeWindowOperator", "make_window_operator"]
+__all__ = ["AggregateSpec", "WindowSpec", "WindowCallback", "WindowFilter", "TimeWindowOperator", "make_window_operator"]
 
 WindowCallback = Callable[[Hashable, int, int, list[Any], Any], None]
 """``on_window(key, start, end, aggregate_results, last_event)``; ``end`` exclusive for time
 windows, the newest event's time for rolling and count windows."""
+
+WindowFilter = Callable[[list[Any], int, int, Any], bool]
+"""``accept(aggregate_results, start, end, last_event)``: whether a window is worth reporting,
+tested before ``on_window`` (a pattern's ``having``, when it does not read the window bounds)."""
 
 SNAPSHOT_FORMAT = "cep.windows"
 
@@ -87,11 +91,13 @@ class _WindowBase:
         aggregates: tuple[AggregateSpec, ...],
         on_window: WindowCallback,
         where: Callable[[Any], bool] | None = None,
+        accept: WindowFilter | None = None,
     ) -> None:
         self.spec = spec
         self.aggregates = aggregates
         self.on_window = on_window
         self.where = where
+        self.accept = accept
         self.timers: TimerContext | None = None
         self._kinds = [a.kind for a in aggregates]
         self.plan = AggregatePlan(tuple(self._kinds), tuple(a.value for a in aggregates), self.REMOVABLE,
@@ -103,7 +109,9 @@ class _WindowBase:
 
     def _fire(self, key: Hashable, start: int, end: int, state: list[Any], last: Any) -> None:
         self.fired += 1
-        self.on_window(key, start, end, self.plan.results(state), last)
+        results = self.plan.results(state)
+        if self.accept is None or self.accept(results, start, end, last):
+            self.on_window(key, start, end, results, last)
 
 
 class TimeWindowOperator(_WindowBase):
@@ -116,8 +124,9 @@ class TimeWindowOperator(_WindowBase):
     """
 
     def __init__(self, spec: WindowSpec, aggregates: tuple[AggregateSpec, ...], on_window: WindowCallback,
-                 where: Callable[[Any], bool] | None = None, ordered: bool = True) -> None:
-        super().__init__(spec, aggregates, on_window, where)
+                 where: Callable[[Any], bool] | None = None, ordered: bool = True,
+                 accept: WindowFilter | None = None) -> None:
+        super().__init__(spec, aggregates, on_window, where, accept)
         self.ordered = ordered
         self._arrivals = 0
         self.keys: dict[Hashable, dict[int, _Window]] = {}
@@ -338,14 +347,15 @@ def make_window_operator(
     on_window: WindowCallback,
     where: Callable[[Any], bool] | None = None,
     ordered: bool = True,
+    accept: WindowFilter | None = None,
 ) -> Any:
     """The operator for ``spec.kind``; all are keyed processors for the event-time driver."""
     if spec.kind in ("tumbling", "sliding", "session"):
-        return TimeWindowOperator(spec, aggregates, on_window, where, ordered)
+        return TimeWindowOperator(spec, aggregates, on_window, where, ordered, accept)
     from cep.stream.rolling import CountWindowOperator, RollingOperator
 
     if spec.kind == "rolling":
-        return RollingOperator(spec, aggregates, on_window, where)
+        return RollingOperator(spec, aggregates, on_window, where, accept)
     if spec.kind == "count":
-        return CountWindowOperator(spec, aggregates, on_window, where)
+        return CountWindowOperator(spec, aggregates, on_window, where, accept)
     raise ValueError(f"unknown window kind {spec.kind!r}")

@@ -11,6 +11,7 @@ other).
 from __future__ import annotations
 
 import json
+import types
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,43 +19,66 @@ from hypothesis import strategies as st
 import cep
 from cep.detector import Detector
 from cep.errors import EventError
+from cep.stream.rolling import RollingOperator
 
 AGGS = "count() as n, sum(v) as s, avg(v) as a, min(v) as lo, max(v) as hi, stddev(v) as sd, distinct_count(v) as d"
 
 
-def pattern(unit: str, where: bool) -> str:
+def pattern(unit: str, where: bool, window: str = "tumbling 5s", having: str = "") -> str:
     return f"""
 pattern w
   from s{" where v != 3" if where else ""}
   key k
   time ts {unit} lateness 2s
-  window tumbling 5s
+  window {window}
+  {having}
   emit k, {AGGS}, window.start as ws, window.end as we, i as last_i
 """
 
 
-def times(unit_scale: int):
-    # Whole seconds give equal times, and the -1/+1 ms neighbours hit the watermark
-    # (newest - 2001) and window edges exactly.
-    base = st.integers(0, 40).map(lambda s: s * 1000 // unit_scale)
-    if unit_scale == 1:
-        base = st.tuples(base, st.sampled_from([-1, 0, 0, 1])).map(lambda t: max(0, t[0] + t[1]))
-    return st.one_of(
-        base, base, base,  # epoch numbers, the inlined case (weighted up)
-        base.map(lambda t: t * unit_scale).map(  # ISO strings: the getter's own path
-            lambda ms: f"1970-01-01T00:{ms // 60_000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z"),
-        st.just(10**18),  # out of range: an error with the getter's reason
-        st.sampled_from([None, "soon", 1.5, True, [1]]),
-    )
+def unfused(detector: Detector) -> Detector:
+    """Make the detector's rolling operator step through the hand-written method."""
+    operator = detector.runners[0].operator
+    operator.on_event = types.MethodType(RollingOperator.on_event, operator)
+    detector.runners[0].driver._on_event = operator.on_event
+    return detector
+
+
+_MISSING = object()
+
+
+def spelled(ms: int, unit_scale: int, how: str):
+    """A time in one of the spellings a log may hold (numbers are inlined, the rest is not)."""
+    if how == "iso":
+        return f"1970-01-01T{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z"
+    if how == "number":
+        return ms // unit_scale
+    return {"huge": 10**18, "null": None, "word": "soon", "float": 1.5, "bool": True, "list": [1]}[how]
 
 
 def events(unit_scale: int):
-    event = st.fixed_dictionaries(
-        {"ts": times(unit_scale)},
-        optional={"k": st.sampled_from(["a", "b", "c", None, 7, {"x": 1}]),
-                  "v": st.one_of(st.integers(-5, 5), st.none(), st.sampled_from(["x", "y"]))},
-    )
-    return st.lists(event, max_size=60).map(lambda es: [{**e, "i": i} for i, e in enumerate(es)])
+    """Mostly-increasing times (steps of about a second, hitting window edges and the watermark
+    exactly) with jumps back within and beyond the lateness, a few keys, some broken events."""
+    step = st.sampled_from([0, 1, 999, 1000, 1000, 1001, 2000, 3000])
+    back = st.sampled_from([0, 0, 0, 0, 1, 1999, 2000, 2001, 5000])
+    how = st.sampled_from(["number"] * 8 + ["iso", "huge", "null", "word", "float", "bool", "list"])
+    key = st.sampled_from(["a", "b", "a", "b", "c", 7, None, {"x": 1}, _MISSING])
+    value = st.one_of(st.integers(-5, 5), st.none(), st.sampled_from(["x", "y"]))
+
+    def build(rows):
+        out, now = [], 10_000
+        for i, (forward, backward, spelling, k, v) in enumerate(rows):
+            now += forward
+            ms = max(0, now - backward)
+            if unit_scale > 1:
+                ms -= ms % unit_scale
+            e = {"ts": spelled(ms, unit_scale, spelling), "v": v, "i": i}
+            if k is not _MISSING:
+                e["k"] = k
+            out.append(e)
+        return out
+
+    return st.lists(st.tuples(step, back, how, key, value), max_size=60).map(build)
 
 
 def by_one(detector: Detector, evs: list[dict]) -> list[tuple[int, str | None]]:
@@ -122,3 +146,52 @@ def test_the_watermark_boundary_is_the_same_on_both_paths():
     fast = Detector(patterns, [].append)
     slow = Detector(patterns, [].append)
     assert fast.batch_feeder("s")(evs) == by_one(slow, evs) == [(1, None)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]), where=st.booleans(),
+       having=st.sampled_from(["", "having count() > 1", "having window.end > 20000"]))
+def test_the_fused_rolling_window_is_the_hand_written_one(data, unit, where, having):
+    """Rolling windows: the batch loop with the step inlined, and the generated step, against the
+    hand-written step fed one event at a time (sweeps, the having filter, where, errors)."""
+    evs = data.draw(events(1000 if unit == "seconds" else 1))
+    cuts = data.draw(st.lists(st.integers(0, 100), max_size=5))
+    patterns = cep.compile_patterns(pattern(unit, where, "rolling 3s", having))
+    slow_out, fast_out = [], []
+    slow, fast = unfused(Detector(patterns, slow_out.append)), Detector(patterns, fast_out.append)
+    assert hasattr(fast.runners[0].driver.add_many, "source"), "the fused loop is installed"
+
+    assert in_batches(fast, evs, cuts) == by_one(slow, evs)
+    assert fast.stats == slow.stats
+    assert json.dumps(fast.snapshot()) == json.dumps(slow.snapshot())
+    fast.finish()
+    slow.finish()
+    assert [m.fields for m in fast_out] == [m.fields for m in slow_out]
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]))
+def test_the_fused_ordered_loop_feeds_sequences_as_add_does(data, unit):
+    """Any pattern on the ordered path (here a sequence) gets the batch loop with the time and
+    key reads inlined; it must treat every event as the per-event ``add`` does."""
+    evs = data.draw(events(1000 if unit == "seconds" else 1))
+    cuts = data.draw(st.lists(st.integers(0, 100), max_size=5))
+    patterns = cep.compile_patterns(f"""
+pattern seq
+  from s
+  key k
+  time ts {unit} lateness 2s
+  match a then b within 3s
+  define a as v > 0
+         b as v < 0
+  emit k, a.i as first, b.i as second
+""")
+    slow_out, fast_out = [], []
+    slow, fast = Detector(patterns, slow_out.append), Detector(patterns, fast_out.append)
+    assert hasattr(fast.runners[0].driver.add_many, "source"), "the fused loop is installed"
+    assert in_batches(fast, evs, cuts) == by_one(slow, evs)
+    assert fast.stats == slow.stats
+    assert json.dumps(fast.snapshot()) == json.dumps(slow.snapshot())
+    fast.finish()
+    slow.finish()
+    assert [m.fields for m in fast_out] == [m.fields for m in slow_out]
