@@ -16,7 +16,8 @@ sides do the same job. Temperatures are quarter degrees, which binary floats hol
 sums are exact whatever the order of additions and removals and both sides must agree on every
 alert: the counts are asserted equal after timing, and the alert records are compared in full.
 
-Prints events/s for each, the ratio, and the peak traced memory of each at two log lengths
+Prints events/s for each, the ratio, the rolling run's speed also against the plain tumbling
+loop (the baseline the issue names for both), and the peak traced memory of each at two log lengths
 (memory must not grow with the log's length: state is per sensor, not per reading).
 
     python benchmarks/bench_windows.py            # 1,000,000 readings
@@ -214,6 +215,9 @@ def main() -> None:
         print(f"  plain loop : {n / plain_s:>12,.0f} events/s")
         print(f"  cep replay : {n / cep_s:>12,.0f} events/s")
         print(f"  ratio      : {plain_s / cep_s:>12.2f} (cep speed / plain loop speed)")
+        if index:  # the issue's baseline for both patterns is the plain tumbling loop
+            tumbling_s = results[0][0]
+            print(f"  vs tumbling: {tumbling_s / cep_s:>12.2f} (cep rolling speed / plain tumbling loop speed)")
     if not args.no_memory:
         small = DATA / f"sensors_{n // 10}.jsonl"
         if not small.exists():

@@ -28,11 +28,12 @@ their underscored state, and it is property-tested against the unfused paths
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from heapq import heappush
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from cep.errors import EventError
-from cep.stream.timestamps import MAX_MS, MIN_MS
+from cep.stream.timestamps import EPOCH_ORDINAL, MAX_MS, MIN_MS
 
 if TYPE_CHECKING:
     from cep.stream.driver import EventTimeDriver
@@ -44,8 +45,9 @@ __all__ = ["fused_ordered_add_many", "fused_rolling_add_many", "fused_rolling_on
 Problems = list[tuple[int, "str | None"]]
 
 # Read an event's time and key and refuse it when late: the head of every generated batch loop.
-# Epoch numbers and plain top-level keys inline; everything else through the getters, which
-# also give the error reasons.
+# Epoch numbers, ISO-8601 UTC strings and plain top-level keys inline (the getter's own fast
+# path, see cep.stream.timestamps); everything else through the getters, which also give the
+# error reasons.
 _HEAD = '''
         for index, e in enumerate(events):
             t = e.get(TIME_FIELD)
@@ -53,6 +55,16 @@ _HEAD = '''
                 if t.__class__ is int:
                     ts = t{scale}
                     if ts < MIN_MS or ts > MAX_MS:
+                        ts = TIME_OF(e)
+                elif t.__class__ is str:
+                    try:
+                        dt = FROMISO(t)
+                    except ValueError:
+                        dt = None
+                    if dt is not None and dt.tzinfo is UTC:
+                        ts = ((dt.toordinal() - EPOCH_ORDINAL) * 86400000 + dt.hour * 3600000
+                              + dt.minute * 60000 + dt.second * 1000 + dt.microsecond // 1000)
+                    else:
                         ts = TIME_OF(e)
                 else:
                     ts = TIME_OF(e)
@@ -210,7 +222,8 @@ def _head_namespace(driver: EventTimeDriver, fields: tuple[str, str, int]) -> di
     time_field, key_field, scale = fields
     return {"DRIVER": driver, "TIME_FIELD": time_field, "TIME_SCALE": scale, "TIME_OF": driver._time_of,
             "KEY_FIELD": key_field, "KEY_OF": driver._key_of, "LATENESS1": driver._lateness1,
-            "MIN_MS": MIN_MS, "MAX_MS": MAX_MS, "EventError": EventError}
+            "MIN_MS": MIN_MS, "MAX_MS": MAX_MS, "EventError": EventError, "FROMISO": datetime.fromisoformat,
+            "UTC": timezone.utc, "EPOCH_ORDINAL": EPOCH_ORDINAL, "ValueError": ValueError}
 
 
 def _head(scale: int) -> str:

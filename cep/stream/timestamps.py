@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from cep.errors import EventTimeError
 
-__all__ = ["UNITS", "MIN_MS", "MAX_MS", "parse_timestamp", "format_timestamp_iso", "make_time_getter"]
+__all__ = ["UNITS", "EPOCH_ORDINAL", "MIN_MS", "MAX_MS", "parse_timestamp", "format_timestamp_iso", "make_time_getter"]
 
 UNITS = ("auto", "millis", "seconds")
 
@@ -45,6 +45,7 @@ _fromisoformat = datetime.fromisoformat
 _MIN_MS = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // _ONE_MS
 _MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - _EPOCH) // _ONE_MS
 MIN_MS, MAX_MS = _MIN_MS, _MAX_MS  # the range of representable times, in epoch ms
+EPOCH_ORDINAL = _EPOCH_ORDINAL  # for code that converts UTC datetimes the way time getters do
 
 _NUMBER_RE = re.compile(r"[+-]?\d+(\.\d*)?\Z", re.ASCII)
 

@@ -49,8 +49,13 @@ _MISSING = object()
 
 def spelled(ms: int, unit_scale: int, how: str):
     """A time in one of the spellings a log may hold (numbers are inlined, the rest is not)."""
+    clock = f"{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
     if how == "iso":
-        return f"1970-01-01T{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z"
+        return f"1970-01-01T{ms // 3_600_000:02d}:{clock}Z"
+    if how == "offset":  # the same instant written in UTC+01:00
+        return f"1970-01-01T{ms // 3_600_000 + 1:02d}:{clock}+01:00"
+    if how == "naive":
+        return f"1970-01-01T{ms // 3_600_000:02d}:{clock}"
     if how == "number":
         return ms // unit_scale
     return {"huge": 10**18, "null": None, "word": "soon", "float": 1.5, "bool": True, "list": [1]}[how]
@@ -61,7 +66,8 @@ def events(unit_scale: int):
     exactly) with jumps back within and beyond the lateness, a few keys, some broken events."""
     step = st.sampled_from([0, 1, 999, 1000, 1000, 1001, 2000, 3000])
     back = st.sampled_from([0, 0, 0, 0, 1, 1999, 2000, 2001, 5000])
-    how = st.sampled_from(["number"] * 8 + ["iso", "huge", "null", "word", "float", "bool", "list"])
+    how = st.sampled_from(["number"] * 6 + ["iso"] * 3 + ["offset", "naive", "huge", "null", "word", "float",
+                                                          "bool", "list"])
     key = st.sampled_from(["a", "b", "a", "b", "c", 7, None, {"x": 1}, _MISSING])
     value = st.one_of(st.integers(-5, 5), st.none(), st.sampled_from(["x", "y"]))
 
