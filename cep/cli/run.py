@@ -4,8 +4,10 @@ Records of the ``--input`` topics are read with a consumer group (offsets commit
 a durable checkpoint), fed to one detector per source partition, and every alert is written to
 ``--output-topic`` as one JSON record, keyed by the match key, with the headers ``cep-pattern``
 and ``cep-match-id``, and/or appended to the ``--output`` file as a JSON line (exactly-once with
-``--checkpoint-dir``: its length is in every checkpoint, and on restart it is cut back to it).
-See docs/live.md for the design and the delivery guarantees.
+``--checkpoint-dir``: its length is in every checkpoint, and on restart it is cut back to it;
+with ``{topic}`` and ``{partition}`` in its name, one file per source partition, exactly-once
+across processes; see :mod:`cep.live.outputs`). See docs/live.md for the design and the
+delivery guarantees.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import re
 import signal
 import socket
+import string
 import sys
 import time
 from typing import Any
@@ -24,13 +27,12 @@ import orjson
 from cep.cli.replay import UsageError
 from cep.connectors.kafka import create_topics, load_kafka_config, topic_partitions
 from cep.connectors.kafka_source import START_POLICIES, KafkaSink, KafkaSource, common_config
-from cep.errors import SnapshotError
 from cep.lang.compiler import CompiledPattern
 from cep.lang.fingerprint import pattern_fingerprint
 from cep.lang.load import load_files
 from cep.live.engine import Alert, LiveEngine
+from cep.live.outputs import PLACEHOLDERS, OutputRefused, PartitionFiles, SingleFile
 from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
-from cep.state.checkpoint import Checkpoint, output_length, truncate_output
 from cep.state.store import DirectoryStore
 
 HELP = "detect patterns live on Kafka topics"
@@ -56,7 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-topic", "-o", metavar="TOPIC", help="where alerts go (a topic)")
     parser.add_argument("--output", metavar="PATH",
                         help="also (or instead) append alerts to this file as JSON lines; exactly-once "
-                        "with --checkpoint-dir (cut back to its checkpointed length on restart)")
+                        "with --checkpoint-dir (cut back to its checkpointed length on restart); with "
+                        "{topic} and {partition} in PATH, one file per source partition, exactly-once "
+                        "across the processes of a group")
     parser.add_argument("--group", "-g", metavar="ID",
                         help="consumer group; processes with one group share the partitions "
                         "(default: cep-run- and the patterns' fingerprint)")
@@ -121,94 +125,29 @@ def bind_topics(specs: list[str], patterns: list[CompiledPattern]) -> dict[str, 
     return topics
 
 
-class _FileOutput:
-    """Alerts appended to ``--output`` as JSON lines. Lines are queued and handed to the OS in one
-    ``write`` per :meth:`flush`; :meth:`length` also fsyncs, for ``Checkpoint.outputs``."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
-        self._pending: list[bytes] = []
-
-    def write(self, value: bytes) -> None:
-        self._pending.append(value)
-        self._pending.append(b"\n")
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        view = memoryview(b"".join(self._pending))
-        self._pending = []
-        while view:
-            view = view[self._file.write(view) or 0 :]
-
-    def length(self) -> int:
-        self.flush()
-        return output_length(self._file)
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._file.close()
-
-
-def output_key(path: str) -> str:
-    """The name of an ``--output`` file in ``Checkpoint.outputs``: its absolute path."""
-    return os.path.abspath(path)
-
-
-def prepare_output(path: str, store: DirectoryStore | None, fingerprint: str) -> None:
-    """Make ``--output`` ready to append to, before anything is read.
-
-    With a checkpoint that recorded this file, cut it back to the recorded length (the newest
-    such checkpoint; the partitions resume from its offsets, so the alerts after it are written
-    again). Otherwise the file must be absent or empty: an old file's alerts are never silently
-    mixed with this run's. Such a fresh file is recorded at length 0 at once, in a checkpoint of
-    no partition, so that a crash before the first real checkpoint can still be recovered from.
-    """
-    key = output_key(path)
-    covering: Checkpoint | None = None
-    newest = store.latest() if store is not None else None  # checks the fingerprint, skips damage
-    if store is not None:
-        if newest is not None and key in newest.outputs:
-            covering = newest
-        elif newest is not None:
-            for id in reversed(store.list()):
-                if newest.id is not None and id >= newest.id:
-                    continue
-                try:
-                    candidate = store.load(id)
-                except SnapshotError:
-                    continue  # damaged or pruned meanwhile
-                if key in candidate.outputs:
-                    covering = candidate
-                    print(f"cep run: warning: the newest checkpoint ({newest.id}) does not record {path}; "
-                          f"cutting it back to checkpoint {id} (exactly-once needs one process writing "
-                          "every checkpoint, each with this --output)", file=sys.stderr)
-                    break
-    if covering is not None:
-        cut = truncate_output(path, covering.outputs[key])
-        if cut:
-            print(f"cep run: {path}: cut {cut:,} bytes written after checkpoint {covering.id}", file=sys.stderr)
-        return
+def output_template(path: str, topics: list[str], checkpoint_dir: str | None) -> bool:
+    """Whether ``--output`` names one file per source partition (``{topic}``, ``{partition}``);
+    refuses templates that could not give each partition its own file, and unknown names."""
     try:
-        size = os.stat(path).st_size
-    except FileNotFoundError:
-        size = 0
-    if size:
-        where = ("no --checkpoint-dir was given" if store is None else f"there is no checkpoint in {store.path}"
-                 if newest is None else f"no checkpoint in {store.path} records it")
-        raise UsageError(
-            f"--output {path} already holds {size:,} bytes, and {where}, so its alerts would be mixed "
-            "with this run's; move or delete it, or give another --output (a file written by cep run "
-            "with --checkpoint-dir is resumed automatically)"
-        )
-    if newest is not None:
-        print(f"cep run: {path} starts at the checkpoint: alerts from before it are not in the file",
-              file=sys.stderr)
-    if store is not None:
-        store.save(Checkpoint(fingerprint, time.time_ns() // 1_000_000, (), {key: 0}))
+        names = {name for _, name, _, _ in string.Formatter().parse(path) if name is not None}
+    except ValueError as exc:
+        raise UsageError(f"--output {path}: {exc} (write {{{{ and }}}} for literal braces)") from None
+    unknown = sorted(names - set(PLACEHOLDERS))
+    if unknown:
+        raise UsageError(f"--output {path}: unknown placeholder {{{unknown[0]}}}; the file name may use "
+                         "{topic} and {partition} (one file per source partition)")
+    if not names:
+        return False
+    if "partition" not in names:
+        raise UsageError(f"--output {path}: {{topic}} needs {{partition}} too: each source partition "
+                         "has its own file")
+    if "topic" not in names and len(topics) > 1:
+        raise UsageError(f"--output {path}: {len(topics)} input topics share partition numbers; put "
+                         "{topic} in the file name too")
+    if not checkpoint_dir:
+        raise UsageError(f"--output {path}: one file per partition needs --checkpoint-dir, where each "
+                         "file's length is recorded with its partition")
+    return True
 
 
 def _writer_name() -> str:
@@ -252,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("say where Kafka is: --bootstrap-servers HOST:PORT (or bootstrap.servers in --kafka-config)")
     if not (args.output_topic or args.output):
         raise UsageError("say where alerts go: --output-topic TOPIC and/or --output PATH")
+    per_partition = bool(args.output) and output_template(args.output, list(topics), args.checkpoint_dir)
     outputs = [t for t in (args.output_topic, args.dead_letter_topic, args.late_topic) if t]
     clash = sorted(set(outputs) & set(topics))
     if clash:
@@ -274,10 +214,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint_dir:
         store = DirectoryStore(args.checkpoint_dir, keep=max(args.checkpoints_kept, 2),
                                writer=_writer_name(), fingerprint=fingerprint)
-    file_output: _FileOutput | None = None
-    if args.output:
-        prepare_output(args.output, store, fingerprint)
-        file_output = _FileOutput(args.output)
+    files = _output_files(args.output, per_partition, store, fingerprint)
     sink = KafkaSink(bootstrap, config)
     output_topic, dead_topic, late_topic = args.output_topic, args.dead_letter_topic, args.late_topic
     id_field = args.match_id_field
@@ -286,19 +223,16 @@ def run(args: argparse.Namespace) -> int:
         value = alert.value
         if id_field:
             value = value[:-1] + b"," + orjson.dumps(id_field) + b":" + orjson.dumps(alert.match_id) + b"}"
-        if file_output is not None:
-            file_output.write(value)
+        if files is not None:
+            files.write(alert.source, value)
         if output_topic:
             sink.send(output_topic, value, alert.key,
                       (("cep-pattern", alert.pattern.encode()), ("cep-match-id", alert.match_id.encode())))
 
     def flush() -> None:
         sink.flush()
-        if file_output is not None:
-            file_output.flush()
-
-    def output_lengths() -> dict[str, int]:
-        return {output_key(file_output.path): file_output.length()} if file_output is not None else {}
+        if files is not None:
+            files.flush()
 
     def on_dead_letter(record: Any, value: bytes) -> None:
         if dead_topic:
@@ -317,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     engine = LiveEngine(
         patterns, topics,
         on_alert=on_alert, on_dead_letter=on_dead_letter, on_late=on_late,
-        flush=flush, commit=commit, store=store, fingerprint=fingerprint, outputs=output_lengths,
+        flush=flush, commit=commit, store=store, fingerprint=fingerprint, outputs=files,
         idle_timeout_ms=args.idle_timeout, idle_advance_ms=args.idle_advance,
         max_partial_matches=args.max_partial_matches or None,
     )
@@ -327,14 +261,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = KafkaSource(bootstrap, group, list(topics), config=config, start=args.start,
                              on_assign=engine.assign, on_revoke=engine.revoke, on_lost=engine.lose)
-        _loop(args, engine, source, sink, stop, file_output)
+        _loop(args, engine, source, sink, stop, files)
         engine.checkpoint(force=True)  # shutdown: flush, snapshot, save, commit
+    except OutputRefused as exc:  # a partition's file, refused when the partition was assigned
+        raise UsageError(str(exc)) from exc
     finally:
         stop.restore()
         if source is not None:
             source.close()
-        if file_output is not None:
-            file_output.close()
+        if files is not None:
+            files.close()
     sink.flush()
     if not args.quiet:
         s = engine.stats
@@ -345,8 +281,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_files(path: str | None, per_partition: bool, store: DirectoryStore | None,
+                  fingerprint: str) -> SingleFile | PartitionFiles | None:
+    """The ``--output`` file(s); a single file is resumed at once, before anything is read."""
+    if not path:
+        return None
+
+    def note(message: str) -> None:
+        print(f"cep run: {message}", file=sys.stderr)
+
+    if per_partition:
+        assert store is not None  # output_template requires --checkpoint-dir
+        return PartitionFiles(path, store, fingerprint, note)
+    try:
+        return SingleFile(path, store, fingerprint, note)
+    except OutputRefused as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _loop(args: argparse.Namespace, engine: LiveEngine, source: KafkaSource, sink: KafkaSink, stop: _Stop,
-          file_output: _FileOutput | None = None) -> None:
+          files: SingleFile | PartitionFiles | None = None) -> None:
     interval = args.checkpoint_interval / 1000
     last_checkpoint = time.monotonic()
     remaining = args.max_events
@@ -361,12 +315,10 @@ def _loop(args: argparse.Namespace, engine: LiveEngine, source: KafkaSource, sin
         engine.process(records)
         engine.tick()
         sink.poll()
-        if file_output is not None:
-            file_output.flush()  # whole lines, once per batch; fsynced at checkpoints
+        if files is not None:
+            files.flush()  # whole lines, once per batch; fsynced at checkpoints
         if crash_at is not None and engine.stats.records >= crash_at:
             sink.flush()  # the alerts since the last checkpoint are out: a restart repeats them
-            if file_output is not None:
-                file_output.flush()  # in the file too: a restart must cut them off
             os.kill(os.getpid(), signal.SIGKILL)
         now = time.monotonic()
         if engine.dirty and now - last_checkpoint >= interval:

@@ -24,6 +24,9 @@ Design (see ``docs/live.md``):
   watermark follows the wall clock (``now - lateness - 1`` per pattern).
 * **Checkpoints** (:meth:`LiveEngine.checkpoint`) follow docs/checkpoints.md: between batches,
   flush the outputs and wait for delivery, snapshot every owned partition, save, then commit.
+* **Exactly-once files** (:class:`OutputFiles`, implemented in :mod:`cep.live.outputs`) are told
+  which partitions this process owns, and from which checkpoint each one was restored, so that
+  a file written per partition can follow its partition from process to process.
 """
 
 from __future__ import annotations
@@ -49,6 +52,22 @@ __all__ = ["PROVENANCE_KEY", "Alert", "LiveEngine", "LiveStats", "match_id"]
 PROVENANCE_KEY = "@cep"
 
 Partition = tuple[str, int]
+
+
+class OutputFiles(Protocol):
+    """The exactly-once output files, as the engine sees them (see :mod:`cep.live.outputs`)."""
+
+    def open(self, source: Partition, restored: Checkpoint | None) -> None:
+        """``source`` is now owned, its state restored from ``restored`` (None: no checkpoint)."""
+        ...
+
+    def release(self, source: Partition) -> None:
+        """``source`` is owned no more (checkpointed first when revoked, not when lost)."""
+        ...
+
+    def lengths(self, sources: Sequence[Partition]) -> Mapping[str, int]:
+        """``{path: length}`` of the files to record in a checkpoint holding ``sources``, fsynced."""
+        ...
 
 
 class Record(Protocol):
@@ -140,10 +159,10 @@ class LiveEngine:
     is the JSON dead-letter record), ``on_late(record)``. ``flush()`` must return only when
     everything passed to them so far is durable (delivered), and raise otherwise. ``commit``
     receives ``{partition: next offset}`` after each durable checkpoint. ``store`` None runs
-    without checkpoints (nothing is committed; state is lost on restart). ``outputs()``, when
-    given, is called after ``flush()`` at each checkpoint and returns ``{path: length}`` of the
-    exactly-once output files, already fsynced (``output_length``); it goes into
-    ``Checkpoint.outputs``.
+    without checkpoints (nothing is committed; state is lost on restart). ``outputs``, when
+    given, is told when partitions are assigned and go, and asked after ``flush()`` at each
+    checkpoint for the ``{path: length}`` of the exactly-once output files (fsynced), which go
+    into ``Checkpoint.outputs``.
     """
 
     def __init__(
@@ -158,7 +177,7 @@ class LiveEngine:
         commit: Callable[[Mapping[Partition, int]], None],
         store: CheckpointStore | None = None,
         fingerprint: str = "",
-        outputs: Callable[[], Mapping[str, int]] | None = None,
+        outputs: OutputFiles | None = None,
         idle_timeout_ms: int | None = None,
         idle_advance_ms: int | None = None,
         max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
@@ -213,7 +232,7 @@ class LiveEngine:
                 starts[(topic, partition)] = self.slots[(topic, partition)].next_offset
                 continue
             slot = self._new_slot(topic, partition)
-            start = None
+            start = checkpoint = None
             if self.store is not None:
                 checkpoint = self.store.latest((topic, partition))
                 if checkpoint is not None:
@@ -222,6 +241,8 @@ class LiveEngine:
                     assert state is not None
                     slot.detector.restore(state.state)
                     slot.next_offset = start = state.offset
+            if self._outputs is not None:
+                self._outputs.open((topic, partition), checkpoint)
             slot.last_data = self._monotonic()
             self.slots[(topic, partition)] = slot
             starts[(topic, partition)] = start
@@ -231,13 +252,16 @@ class LiveEngine:
     def revoke(self, partitions: Iterable[Partition]) -> None:
         """Partitions are being taken away: checkpoint (everything owned), then drop them."""
         self.checkpoint(force=True)
-        for p in partitions:
-            self.slots.pop(tuple(p), None)  # type: ignore[arg-type]
+        self._drop(partitions)
 
     def lose(self, partitions: Iterable[Partition]) -> None:
         """Partitions were taken away already (another process may own them): drop them."""
-        for p in partitions:
-            self.slots.pop(tuple(p), None)  # type: ignore[arg-type]
+        self._drop(partitions)
+
+    def _drop(self, partitions: Iterable[Partition]) -> None:
+        for topic, partition in partitions:
+            if self.slots.pop((topic, partition), None) is not None and self._outputs is not None:
+                self._outputs.release((topic, partition))
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -340,14 +364,16 @@ class LiveEngine:
         if self.store is None:
             self.dirty = False
             return False
-        outputs = dict(self._outputs()) if self._outputs is not None else {}  # 3: fsynced lengths
-        parts = [  # 4
-            PartitionState(s.topic, s.partition, s.next_offset, s.watermark(), s.detector.snapshot())
-            for s in self.slots.values() if s.next_offset is not None
-        ]
-        if not parts:
+        owned = [s for s in self.slots.values() if s.next_offset is not None]
+        if not owned:
             self.dirty = False
             return False
+        sources = [(s.topic, s.partition) for s in owned]
+        outputs = dict(self._outputs.lengths(sources)) if self._outputs is not None else {}  # 3: fsynced
+        parts = [  # 4
+            PartitionState(s.topic, s.partition, s.next_offset, s.watermark(), s.detector.snapshot())
+            for s in owned
+        ]
         checkpoint = Checkpoint(self.fingerprint, self._wall_ms(), tuple(parts), outputs)
         self.store.save(checkpoint)  # 5: durable
         self._commit({p.source: p.offset for p in parts})  # 6: only now

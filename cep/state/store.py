@@ -41,8 +41,9 @@ class CheckpointStore(Protocol):
         """Make ``checkpoint`` durable; when this returns, a crash cannot lose it."""
         ...
 
-    def latest(self, partition: SourcePartition | None = None) -> Checkpoint | None:
-        """The newest intact checkpoint (holding ``partition``, when given), or None."""
+    def latest(self, partition: SourcePartition | None = None, *, output: str | None = None) -> Checkpoint | None:
+        """The newest intact checkpoint (holding ``partition`` and recording the output file
+        ``output`` in its ``outputs``, when given), or None."""
         ...
 
     def load(self, id: CheckpointId) -> Checkpoint:
@@ -167,6 +168,7 @@ class DirectoryStore:
         header = {
             "format": FILE_FORMAT, "version": FILE_VERSION, "seq": id.seq, "writer": id.writer,
             "sources": [list(s) for s in checkpoint.sources],
+            "outputs": sorted(checkpoint.outputs),
             "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
         }
         return orjson.dumps(header) + b"\n" + payload
@@ -229,34 +231,43 @@ class DirectoryStore:
             raise _Damaged(f"checkpoint {id} in {self.path} has a damaged header")
         return header
 
-    def _sources(self, id: CheckpointId) -> set[SourcePartition] | None:
-        """The partitions a checkpoint holds, from its header only; None if unreadable."""
+    def _index(self, id: CheckpointId) -> tuple[set[SourcePartition], set[str] | None] | None:
+        """The partitions a checkpoint holds and the output files it records, from its header
+        only (outputs None: a header written before they were listed); None if unreadable."""
         try:
             with open(self._file(id), "rb") as f:
                 header = self._header(id, f.readline(_MAX_HEADER))
-            return {(s[0], s[1]) for s in header["sources"]}
+            outputs = header.get("outputs")
+            return {(s[0], s[1]) for s in header["sources"]}, (None if outputs is None else set(outputs))
         except (OSError, _Damaged, IndexError, KeyError, TypeError):
             return None
 
-    def latest(self, partition: SourcePartition | None = None) -> Checkpoint | None:
-        """Recovery, as described in the class docstring."""
+    def latest(self, partition: SourcePartition | None = None, *, output: str | None = None) -> Checkpoint | None:
+        """Recovery, as described in the class docstring; with ``partition`` and/or ``output``,
+        only checkpoints holding that partition and/or recording that output file count."""
         self.clean()
         for id in reversed(self.list()):
-            if partition is not None:
-                sources = self._sources(id)
-                if sources is None:
+            if partition is not None or output is not None:
+                index = self._index(id)
+                if index is None:
                     self._warn(f"checkpoint {id} in {self.path} is unreadable; skipping it")
                     continue
-                if tuple(partition) not in sources:
+                sources, outputs = index
+                if partition is not None and tuple(partition) not in sources:
+                    continue
+                if output is not None and outputs is not None and output not in outputs:
                     continue
             try:
-                return self.load(id)
+                checkpoint = self.load(id)
             except _Damaged as exc:
                 self._warn(f"{exc}; falling back to the previous checkpoint")
+                continue
             except SnapshotError:
                 if not self._file(id).exists():  # pruned by another writer meanwhile
                     continue
                 raise
+            if output is None or output in checkpoint.outputs:  # an old header does not list outputs
+                return checkpoint
         return None
 
     # -- cleaning ----------------------------------------------------------------------------------
@@ -281,16 +292,19 @@ class DirectoryStore:
     def prune(self, keep: int) -> list[CheckpointId]:
         """Delete every checkpoint that is neither among the ``keep`` newest, nor among the
         ``keep`` newest holding one of its source partitions (so a partition whose state another
-        process writes, or that nobody owns just now, never loses its last checkpoints)."""
+        process writes, or that nobody owns just now, never loses its last checkpoints), nor
+        among the ``keep`` newest recording one of its output files (so a checkpoint that only
+        records a new file, before any state goes with it, stays until newer ones record it)."""
         if keep < 1:
             raise ValueError("keep must be at least 1: the newest checkpoint is never deleted")
         ids = self.list()
         kept = set(ids[-keep:])
-        seen: dict[SourcePartition, int] = {}
+        seen: dict[Any, int] = {}
         for id in reversed(ids):
-            for source in self._sources(id) or ():
-                seen[source] = seen.get(source, 0) + 1
-                if seen[source] <= keep:
+            sources, outputs = self._index(id) or (set(), None)
+            for name in [*sources, *(("output", o) for o in outputs or ())]:
+                seen[name] = seen.get(name, 0) + 1
+                if seen[name] <= keep:
                     kept.add(id)
         removed = [id for id in ids if id not in kept]
         for id in removed:

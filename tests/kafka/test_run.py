@@ -37,8 +37,8 @@ LOG = ROOT / "samples" / "transactions.jsonl"
 USABLE = 294  # lines of LOG that cep produce sends (6 are malformed)
 
 
-def produce_log(bootstrap: str, topic: str) -> None:
-    subprocess.run([sys.executable, "-m", "cep.cli.main", "produce", str(LOG), "--topic", topic,
+def produce_log(bootstrap: str, topic: str, log: Path = LOG) -> None:
+    subprocess.run([sys.executable, "-m", "cep.cli.main", "produce", str(log), "--topic", topic,
                     "-b", bootstrap, "--pattern", str(PATTERN), "-q"], check=True)
 
 
