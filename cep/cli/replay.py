@@ -3,7 +3,8 @@
 Input lines that cannot be used go to the dead-letter output with their line number and the
 reason; late events (older than the watermark) never reach a pattern and go to the late
 output; the run always goes on. Alerts are written as JSON lines (to ``--output``, or to
-stdout when it is not a terminal) or shown as a table on a terminal.
+stdout when it is not a terminal) or shown as a table on a terminal. With ``--checkpoint-dir``
+a replay of files checkpoints as it goes and resumes after a crash (:mod:`cep.cli.replay_resume`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cep.cli import render
 from cep.connectors import InputRecord, JsonLinesWriter, dead_letter_record, open_input
@@ -25,6 +26,9 @@ from cep.lang.load import load_files
 from cep.match import Match
 from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
 from cep.stream.timestamps import parse_timestamp
+
+if TYPE_CHECKING:
+    from cep.cli.replay_resume import ReplayCheckpoints
 
 HELP = "replay historical logs through pattern files"
 
@@ -37,6 +41,14 @@ class UsageError(CepError):
 class InputBinding:
     stream: str
     path: str
+
+
+@dataclass(slots=True)
+class Tally:
+    """The summary's counters of a replay; a resumed replay starts from the checkpoint's."""
+
+    events: int = 0
+    dead_lettered: int = 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +81,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dead-letter", metavar="PATH", help="write unusable input lines here, with the reason")
     parser.add_argument("--late", metavar="PATH", help="write late events (behind the watermark) here")
     parser.add_argument("--format", choices=["jsonl", "csv"], help="input format when the extension does not tell")
+    resume = parser.add_argument_group("checkpoints (files only)")
+    resume.add_argument("--checkpoint-dir", metavar="DIR",
+                        help="checkpoint the replay here as it goes; run the same command again after a crash "
+                        "and it resumes, the output files ending up as if it had never stopped (needs --output)")
+    resume.add_argument("--checkpoint-interval", type=_duration_arg, metavar="D",
+                        help="checkpoint this often, in wall-clock time (default 5s; 0: after every batch)")
+    resume.add_argument("--restart", action="store_true",
+                        help="replay from the start even though the directory holds a checkpoint (of a "
+                        "finished replay, or of other inputs or patterns)")
+    resume.add_argument("--crash-after-events", type=int, help=argparse.SUPPRESS)  # test-only: SIGKILL itself
     parser.add_argument(
         "--max-partial-matches",
         type=int,
@@ -157,6 +179,10 @@ def _check_sources(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     _check_sources(args)
     check_outputs(args)
+    if args.checkpoint_dir or args.restart or args.checkpoint_interval is not None:
+        from cep.cli.replay_resume import check_arguments  # only checkpointed replays import it
+
+        check_arguments(args)
     patterns = load_files(args.patterns)
     if not patterns:
         raise UsageError("the pattern files hold no pattern")
@@ -168,11 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
     table_rows: list[Match] = []
     to_table = args.output is None and render.stdout_is_terminal()
-    alerts = None if to_table else JsonLinesWriter(args.output)
-    dead = JsonLinesWriter(args.dead_letter) if args.dead_letter else None
-    late = JsonLinesWriter(args.late) if args.late else None
-    dead_count = 0
-    lines = 0
+    alerts: JsonLinesWriter | None = None
 
     def on_match(match: Match) -> None:
         if alerts is None:
@@ -181,9 +203,29 @@ def run(args: argparse.Namespace) -> int:
             alerts.write(match.to_record())
 
     detectors = []
+    resume: ReplayCheckpoints | None = None
     if topic_replay is None:
         detector = Detector(patterns, on_match, max_partial_matches=args.max_partial_matches or None)
         detectors.append(detector)
+        if args.checkpoint_dir:
+            from cep.cli.replay_resume import ReplayCheckpoints
+
+            # Restores the detector and cuts the outputs back when resuming, before they are opened.
+            resume = ReplayCheckpoints.open(args, patterns, bindings, detector)
+    append = resume is not None and resume.resumed is not None
+    try:
+        alerts = None if to_table else JsonLinesWriter(args.output, append=append)
+        dead = JsonLinesWriter(args.dead_letter, append=append) if args.dead_letter else None
+        late = JsonLinesWriter(args.late, append=append) if args.late else None
+    except BaseException:
+        if resume is not None:
+            resume.close()
+        raise
+    tally = Tally()
+    if resume is not None:
+        resume.attach((alerts, dead, late))
+        tally = resume.tally
+    events_before = tally.events
     # Replay is a batch job: move everything built so far (modules, grammar, compiled patterns)
     # out of the collector's sight, so full collections only scan what the replay allocates.
     gc.freeze()
@@ -195,20 +237,25 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         if topic_replay is not None:
-            lines, dead_count = topic_replay.run(on_match, dead, late)
+            tally.events, tally.dead_lettered = topic_replay.run(on_match, dead, late)
             detectors = topic_replay.detectors()
         else:
-            for binding in bindings:
-                read, dead_lettered = _replay_one(detector, binding, args, dead, late)
-                lines += read
-                dead_count += dead_lettered
+            for index, binding in enumerate(bindings):
+                if resume is None or not resume.is_done(index):
+                    _replay_one(detector, binding, args, dead, late, tally, resume, index)
             detector.finish()
+            if resume is not None:
+                resume.finish()
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-        for writer in (alerts, dead, late):
-            if writer is not None:
-                writer.close()
+        try:
+            for writer in (alerts, dead, late):
+                if writer is not None:
+                    writer.close()
+        finally:
+            if resume is not None:
+                resume.close()
     elapsed = max(time.perf_counter() - started, 1e-9)
 
     if to_table:
@@ -221,20 +268,22 @@ def run(args: argparse.Namespace) -> int:
         notes = [f"no {flag} for stream(s): {', '.join(unbound)}"] if unbound else []
         if topic_replay is not None:
             notes += topic_replay.notes()
+        if resume is not None:
+            notes += resume.notes()
         if stats.late and late is None:
             notes.append("late events were counted but not kept; use --late PATH to keep them")
         if stats.dropped:
             notes.append(f"{stats.dropped:,} partial matches were dropped by the per-key bound "
                          "(--max-partial-matches); a pattern may need `within` or a narrower condition")
-        if dead_count and dead is None:
+        if tally.dead_lettered and dead is None:
             notes.append("unusable lines were counted but not kept; use --dead-letter PATH to keep them")
         render.print_summary(
             {
-                "events": lines,
+                "events": tally.events,
                 "alerts": stats.matches,
                 "late": stats.late,
-                "dead_lettered": dead_count,
-                "events_per_second": lines / elapsed,
+                "dead_lettered": tally.dead_lettered,
+                "events_per_second": (tally.events - events_before) / elapsed,
                 "notes": notes,
             }
         )
@@ -247,27 +296,37 @@ def _replay_one(
     args: argparse.Namespace,
     dead: JsonLinesWriter | None,
     late: JsonLinesWriter | None,
-) -> tuple[int, int]:
-    """Feed one input to the detector; returns (lines read, lines dead-lettered)."""
-    dead_count = 0
+    tally: Tally,
+    resume: ReplayCheckpoints | None = None,
+    index: int = 0,
+) -> None:
+    """Feed one input to the detector, counting its lines and dead letters in ``tally``.
+
+    With ``resume`` the input starts where the checkpoint left it, and a checkpoint may be
+    taken between two of the reader's batches; without, the progress bar is the only callback
+    between batches, so the hot path is that of a plain replay.
+    """
 
     def on_error(line: int, raw: bytes | str, reason: str) -> None:
-        nonlocal dead_count
-        dead_count += 1
+        tally.dead_lettered += 1
         if dead is not None:
             dead.write(dead_letter_record(InputRecord(line, raw, None, reason)))
 
-    with open_input(binding.path, format=args.format) as source:
+    start = resume.start_of(index) if resume is not None else None
+    with open_input(binding.path, format=args.format, start=start) as source:
         label = "stdin" if binding.path == "-" else binding.path
         show = not (args.no_progress or args.quiet)
         with render.ReplayProgress(label, source.total_bytes, show) as progress:
+            on_progress = progress.update if resume is None else resume.watch(index, source, progress.update)
             lines = source.pump(
                 detector.batch_feeder(binding.stream),
                 on_error,
                 late.write if late is not None else None,
-                progress.update,
+                on_progress,
             )
-    return lines, dead_count
+        tally.events += lines
+        if resume is not None:
+            resume.input_done(index, source.position)
 
 
 class _TopicReplay:

@@ -6,7 +6,7 @@ so ``import cep.connectors`` stays cheap.
 """
 
 from cep.connectors.csv_rows import convert_cell
-from cep.connectors.readers import FORMATS, InputSource, open_input
+from cep.connectors.readers import FORMATS, InputSource, Position, open_input
 from cep.connectors.records import InputRecord
 from cep.connectors.writers import JsonLinesWriter, dead_letter_record, write_dead_letter
 
@@ -15,6 +15,7 @@ __all__ = [
     "InputRecord",
     "InputSource",
     "JsonLinesWriter",
+    "Position",
     "convert_cell",
     "dead_letter_record",
     "open_input",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from cep.connectors.records import InputRecord
 
@@ -53,12 +53,23 @@ def convert_cell(text: str) -> Any:
     return text
 
 
-def read_csv(lines: Iterator[bytes]) -> Iterator[InputRecord]:
+def read_csv(
+    lines: Iterator[bytes],
+    header: list[str] | None = None,
+    *,
+    lines_before: int = 0,
+    on_header: Callable[[list[str]], None] | None = None,
+) -> Iterator[InputRecord]:
     """Rows of a CSV stream (header first) as records; ragged rows and bad UTF-8 are errors.
 
     csv.reader is fed one decoded physical line at a time through ``tap``, which remembers the
     lines of the current row, so ``raw`` is the row's own text even when a quoted field spans
     lines, and ``line`` is where the row starts.
+
+    A replay resumed from a checkpoint starts after the header, in the middle of the file: it
+    passes the ``header`` read before (``on_header`` receives it when it is read, so it can be
+    kept) and the number of physical lines before the first one given (``lines_before``), so
+    the rows keep their fields and their line numbers.
     """
     pending: list[str] = []
     bad_utf8: list[str] = []
@@ -74,8 +85,7 @@ def read_csv(lines: Iterator[bytes]) -> Iterator[InputRecord]:
             yield text + "\n"
 
     reader = csv.reader(tap(), strict=False)
-    header: list[str] | None = None
-    consumed = 0  # physical lines consumed before the current row
+    consumed = lines_before  # physical lines consumed before the current row
     while True:
         problem: str | None = None
         try:
@@ -85,7 +95,7 @@ def read_csv(lines: Iterator[bytes]) -> Iterator[InputRecord]:
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(); the reader goes on
             row, problem = [], f"CSV error: {exc}"
         start = consumed + 1
-        consumed = reader.line_num
+        consumed = lines_before + reader.line_num
         raw = "\n".join(pending)
         pending.clear()
         if bad_utf8:
@@ -99,6 +109,8 @@ def read_csv(lines: Iterator[bytes]) -> Iterator[InputRecord]:
             continue  # blank line
         if header is None:
             header = row
+            if on_header is not None:
+                on_header(header)
             continue
         if len(row) != len(header):
             problem = f"CSV row has {len(row)} fields, header has {len(header)}"

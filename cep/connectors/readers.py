@@ -12,6 +12,11 @@ the record. Blank and whitespace-only lines are skipped without a record, but st
 line numbers, so numbers always match what an editor shows.
 
 CSV lives in :mod:`cep.connectors.csv_rows`; this module only routes to it.
+
+A reader knows where it stands (:attr:`InputSource.position`: the byte offset of the next line
+and the number of lines before it) after each batch it pushes, and can start from such a
+position (``open_input(path, start=...)``): that is how ``cep replay --checkpoint-dir`` resumes
+a file after a crash with the same line numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import gzip
 import os
 import stat
 import sys
+from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator
 
 import orjson
@@ -27,13 +33,29 @@ import orjson
 from cep.connectors.csv_rows import convert_cell, read_csv
 from cep.connectors.records import InputRecord
 
-__all__ = ["InputRecord", "InputSource", "open_input", "convert_cell", "FORMATS"]
+__all__ = ["InputRecord", "InputSource", "Position", "open_input", "format_of", "convert_cell", "FORMATS"]
 
 FORMATS = ("jsonl", "csv")
 _FORMAT_ALIASES = {"jsonl": "jsonl", "json": "jsonl", "ndjson": "jsonl", "csv": "csv"}
 _BLOCK = 1 << 16  # 16 KiB to 1 MiB measured the same; 64 KiB keeps memory small
+_CSV_BATCH = 1024  # CSV rows per batch handed to `consume`
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where reading stopped in a file, so that a later reader can go on from there.
+
+    ``offset`` is the byte offset of the next line in the stream (the decompressed stream, for
+    gzip); ``line`` the number of physical lines before it, so line numbers (dead letters) go
+    on where they stopped; ``header`` a CSV file's header row, read before ``offset``, which
+    the rows after it need. The start of a file is ``Position()``.
+    """
+
+    offset: int = 0
+    line: int = 0
+    header: tuple[str, ...] | None = None
 
 
 class InputSource:
@@ -41,10 +63,12 @@ class InputSource:
 
     ``bytes_read`` and ``total_bytes`` feed a progress bar. For gzip files both count
     compressed bytes, so their ratio is the fraction done. ``total_bytes`` is None when the
-    size is unknown (stdin, pipes).
+    size is unknown (stdin, pipes). ``start`` resumes at a :class:`Position` a previous reader
+    of the same file reported; it needs a seekable file.
     """
 
-    def __init__(self, name: str, fileobj: IO[bytes], fmt: str, *, close: bool = True):
+    def __init__(self, name: str, fileobj: IO[bytes], fmt: str, *, close: bool = True,
+                 start: Position | None = None):
         self.name = name
         self.format = fmt
         self.total_bytes: int | None = _size_of(fileobj)
@@ -56,6 +80,29 @@ class InputSource:
             self._stream = gzip.GzipFile(fileobj=fileobj, mode="rb")
         self._consumed = 0  # bytes taken from the stream (decompressed for gzip)
         self._position = 0  # compressed bytes taken from the file, for gzip
+        self._offset = 0  # stream offset after the last line handed over (see `position`)
+        self._line = 0  # physical lines handed over
+        self._header: list[str] | None = None  # CSV only
+        if start is not None and start != Position():
+            self._seek(start)
+
+    def _seek(self, start: Position) -> None:
+        """Go to ``start``; for gzip that means decompressing (not parsing) everything before."""
+        if not self._raw.seekable():
+            raise ValueError(f"{self.name} cannot be resumed at byte {start.offset}: it is not a seekable file")
+        self._stream.seek(start.offset)
+        self._consumed = self._offset = start.offset
+        if self._gzip:
+            self._position = self._raw.tell()
+        self._line = start.line
+        self._header = list(start.header) if start.header is not None else None
+
+    @property
+    def position(self) -> Position:
+        """Where the next batch starts: valid in ``pump``'s ``on_progress``, once a batch has
+        been handed over in full, and after ``pump`` returns."""
+        header = tuple(self._header) if self._header is not None else None
+        return Position(self._offset, self._line, header)
 
     @property
     def bytes_read(self) -> int:
@@ -66,8 +113,11 @@ class InputSource:
 
     def __iter__(self) -> Iterator[InputRecord]:
         if self.format == "csv":
-            return read_csv(self._lines())
+            return read_csv(self._lines(), self._header, lines_before=self._line, on_header=self._keep_header)
         return self._read_jsonl()
+
+    def _keep_header(self, header: list[str]) -> None:
+        self._header = header
 
     def pump(
         self,
@@ -83,18 +133,21 @@ class InputSource:
         the problems of the batch as ``(index, reason)``: reason None means the event was late
         (``on_late`` gets it), otherwise the event was unusable. Lines that are not JSON
         objects and unusable events go to ``on_error(line_number, raw, reason)``; the run goes
-        on. ``on_progress(bytes_read, lines)`` is called once per block.
+        on. ``on_progress(bytes_read, lines)`` is called once per block, with the lines read by
+        this call so far, when everything of the block has been handed over: the place where a
+        caller may checkpoint, with :attr:`position` as the point to resume from.
         """
         if self.format == "csv":
-            return self._pump_records(iter(self), consume, on_error, on_late, on_progress)
+            return self._pump_records(iter(self), consume, on_error, on_late, on_progress, _CSV_BATCH)
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
+        before = self._line  # lines before the start, when resuming
         number = 0
         for data in self._blocks():
             lines = data.split(b"\n")
             if lines[-1] == b"":
                 lines.pop()
-            first = number + 1
+            first = before + number + 1
             events: list[dict[str, Any]] = []
             append = events.append
             skipped: list[int] = []  # positions of lines that are not events
@@ -127,6 +180,7 @@ class InputSource:
                 errors.sort()
                 for position, reason in errors:
                     on_error(first + position, lines[position], reason)
+            self._line = before + number
             if on_progress is not None:
                 on_progress(self.bytes_read, number)
         return number
@@ -138,7 +192,7 @@ class InputSource:
         on_error: Callable[[int, bytes | str, str], None],
         on_late: Callable[[dict[str, Any]], None] | None,
         on_progress: Callable[[int, int], None] | None,
-        batch: int = 1024,
+        batch: int,
     ) -> int:
         count = 0
         pending: list[InputRecord] = []
@@ -188,11 +242,13 @@ class InputSource:
     def __repr__(self) -> str:
         return f"InputSource({self.name!r}, format={self.format!r}, gzip={self._gzip})"
 
-    def _blocks(self) -> Iterator[bytes]:
-        """The stream as blocks split at line ends, CRLF turned into LF, a leading BOM dropped."""
+    def _blocks(self, crlf_to_lf: bool = True) -> Iterator[bytes]:
+        """The stream as blocks split at line ends, CRLF turned into LF (unless told not to), a
+        leading BOM dropped. ``_offset`` is the stream offset of a block's end when it is
+        yielded: the block is what lies between the previous one and there."""
         read = self._stream.read
         rest = b""
-        first = True
+        first = self._consumed == 0
         while True:
             block = read(_BLOCK)
             if not block:
@@ -210,25 +266,37 @@ class InputSource:
                 continue
             data = rest + block[: end + 1] if rest else block[: end + 1]
             rest = block[end + 1 :]
-            if b"\r" in data:
+            self._offset = self._consumed - len(rest)
+            if crlf_to_lf and b"\r" in data:
                 data = data.replace(b"\r\n", b"\n")
             yield data
         if rest:
-            yield rest[:-1] if rest.endswith(b"\r") else rest
+            self._offset = self._consumed
+            yield rest[:-1] if crlf_to_lf and rest.endswith(b"\r") else rest
 
     def _lines(self) -> Iterator[bytes]:
-        """Every physical line (blank ones too) without its line ending."""
-        for data in self._blocks():
+        """Every physical line (blank ones too) without its line ending.
+
+        ``position`` follows each line (the CSV reader hands rows over one at a time, so a
+        batch can end after any line); CR is stripped here, per line, so that the offsets
+        count the bytes of the file."""
+        for data in self._blocks(crlf_to_lf=False):
+            offset = self._offset - len(data)
             lines = data.split(b"\n")
-            if lines[-1] == b"":
-                lines.pop()
-            yield from lines
+            last = lines.pop()  # b"" after a line ending, else the file's unterminated last line
+            for raw in lines:
+                offset += len(raw) + 1
+                self._offset, self._line = offset, self._line + 1
+                yield raw[:-1] if raw.endswith(b"\r") else raw
+            if last:
+                self._offset, self._line = offset + len(last), self._line + 1
+                yield last[:-1] if last.endswith(b"\r") else last
 
     def _read_jsonl(self) -> Iterator[InputRecord]:
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         record = InputRecord
-        before = 0  # lines in earlier blocks
+        before = self._line  # lines in earlier blocks (and before the start, when resuming)
         for data in self._blocks():
             lines = data.split(b"\n")
             if lines[-1] == b"":
@@ -250,21 +318,28 @@ class InputSource:
             before += len(lines)
 
 
-def open_input(path: str, *, format: str | None = None) -> InputSource:
+def open_input(path: str, *, format: str | None = None, start: Position | None = None) -> InputSource:
     """Open ``path`` (``-`` for stdin) for reading events.
 
     The format comes from the name: ``.csv`` and ``.csv.gz`` are CSV; ``.jsonl``, ``.ndjson``,
     ``.json`` and anything else (``.log``, no extension) are JSON lines. ``format`` ("jsonl",
     "json", "ndjson" or "csv") overrides the name. Gzip is recognised by its magic bytes, so
     ``.gz`` files and gzipped stdin both work whatever the name says. Stdin is read as bytes.
+    ``start`` resumes reading at a :attr:`InputSource.position` reported by an earlier reader.
     """
-    fmt = _format_for(path, format)
+    fmt = format_of(path, format)
     if path == "-":
-        return InputSource("<stdin>", sys.stdin.buffer, fmt, close=False)
-    return InputSource(path, open(path, "rb"), fmt)
+        return InputSource("<stdin>", sys.stdin.buffer, fmt, close=False, start=start)
+    fileobj = open(path, "rb")
+    try:
+        return InputSource(path, fileobj, fmt, start=start)
+    except BaseException:
+        fileobj.close()
+        raise
 
 
-def _format_for(path: str, format: str | None) -> str:
+def format_of(path: str, format: str | None = None) -> str:
+    """The format ``open_input`` reads ``path`` as ("jsonl" or "csv"), see there."""
     if format is not None:
         try:
             return _FORMAT_ALIASES[format.lower()]

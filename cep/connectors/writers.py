@@ -27,6 +27,7 @@ from typing import IO, Any, Callable, Iterable
 import orjson
 
 from cep.connectors.records import InputRecord
+from cep.state.checkpoint import output_length
 
 __all__ = ["JsonLinesWriter", "write_dead_letter", "dead_letter_record"]
 
@@ -126,6 +127,14 @@ class JsonLinesWriter:
                 self._unwritten = (position, view, count)  # progress, for a retry
         self._unwritten = None
         self.lines_written += count
+
+    def length(self) -> int:
+        """Flush, fsync and return the file's length: the value a checkpoint records for an
+        exactly-once output, which must be on disk before the checkpoint is."""
+        if self._file is None:
+            raise ValueError("stdout has no length to checkpoint; write to a file")
+        self.flush()
+        return output_length(self._file)
 
     def close(self) -> None:
         if self._closed:
