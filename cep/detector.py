@@ -26,6 +26,10 @@ from cep.stream.windows import make_window_operator, order_insensitive
 ACCEPTED = 0
 LATE = 1
 
+# Under this name a window pattern's Match.events holds the window's newest event (window
+# patterns have no variables, and `window` cannot be one).
+WINDOW_EVENT = "window"
+
 SNAPSHOT_FORMAT = "cep.detector"
 SNAPSHOT_VERSION = 1
 
@@ -107,7 +111,7 @@ class _PatternRunner:
                                                                                     last):
             return
         fields = {name: fn(results, start_value, end_value, last) for name, fn in p.emit}
-        self._emit(Match(p.name, key, fields, {}, end, False, end_value))
+        self._emit(Match(p.name, key, fields, {WINDOW_EVENT: [last]}, end, False, end_value))
 
 
 class Detector:

@@ -11,8 +11,9 @@ class Match:
     """One output of a pattern: a completed match (or, with ``timeout``, an expired partial one).
 
     ``fields`` are the ``emit`` values in the input's own representation; ``events`` maps each
-    pattern variable to the original event dicts it matched, in order; ``time`` is the event
-    time (epoch ms) at which the match was produced.
+    pattern variable to the original event dicts it matched, in order (for a window pattern:
+    ``{"window": [the window's newest event]}``); ``time`` is the event time (epoch ms) at which
+    the match was produced.
     """
 
     pattern: str

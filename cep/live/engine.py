@@ -15,7 +15,8 @@ Design (see ``docs/live.md``):
   partition is the detector's own.) An input event that already has a ``"@cep"`` field loses it.
 * **Match ids** (:func:`match_id`): sha256 over the pattern name, whether it is a timeout, and
   the sorted ``(topic, partition, offset)`` of the matched events; for window patterns, over
-  the pattern name, the source partition, the key and the window's end. Deterministic across
+  the pattern name, the source partition, the key and the window's end (and, for rolling and
+  count windows, the position of the event that closed the window). Deterministic across
   restarts, replays and rebalances.
 * **Watermarks** are per partition and per pattern (each detector's drivers). With
   ``idle_timeout_ms``, a partition without data for that long is moved up to the smallest
@@ -38,7 +39,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import orjson
 
-from cep.detector import Detector
+from cep.detector import WINDOW_EVENT, Detector
 from cep.lang.compiler import CompiledPattern
 from cep.match import Match
 from cep.nfa.runtime import DEFAULT_MAX_PARTIAL_MATCHES
@@ -108,15 +109,19 @@ def _event_identity(event: Any, topic: str, partition: int) -> list[Any]:
     return [1, digest]
 
 
-def match_id(match: Match, topic: str, partition: int, window: bool = False) -> str:
+def match_id(match: Match, topic: str, partition: int, window: str | None = None) -> str:
     """The deterministic id of ``match``, produced by the detector of ``(topic, partition)``.
 
     Sequence patterns: the pattern, the timeout flag and the sorted source positions of the
     matched events (events that are not source records, i.e. matches of an upstream pattern,
-    count by their content). Window patterns: the pattern, the source partition, the key and
-    the window's end (a key has one window per end)."""
-    if window:
+    count by their content). Window patterns (``window`` is the kind): the pattern, the source
+    partition, the key and the window's end — a key has one time window per end — and for
+    rolling and count windows, which end at an event's time and so can share an end, also the
+    position of the event that closed the window."""
+    if window is not None:
         payload: list[Any] = [match.pattern, "window", topic, partition, encode_key(match.key), match.time]
+        if window in ("rolling", "count"):
+            payload.append(_event_identity(match.events[WINDOW_EVENT][0], topic, partition))
     else:
         positions = sorted(
             (_event_identity(e, topic, partition) for events in match.events.values() for e in events),
@@ -186,7 +191,7 @@ class LiveEngine:
     ) -> None:
         self.patterns = list(patterns)
         self.streams = dict(streams)
-        self._window_patterns = {p.name for p in self.patterns if p.window is not None}
+        self._window_patterns = {p.name: p.window.kind for p in self.patterns if p.window is not None}
         self._on_alert = on_alert
         self._on_dead_letter = on_dead_letter
         self._on_late = on_late
@@ -214,7 +219,7 @@ class LiveEngine:
         dumps = orjson.dumps
 
         def on_match(match: Match) -> None:
-            mid = match_id(match, topic, partition, match.pattern in window)
+            mid = match_id(match, topic, partition, window.get(match.pattern))
             key = list(match.key) if isinstance(match.key, tuple) else match.key
             stats.alerts += 1
             on_alert(Alert(match.pattern, mid, dumps(key), dumps(match.to_record()), (topic, partition)))
