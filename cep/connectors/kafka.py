@@ -55,6 +55,12 @@ _CONSUMER_DEFAULTS: dict[str, Any] = {
     # Offsets are committed by the caller, after the checkpoint that covers them is durable.
     "enable.auto.commit": False,
     "auto.offset.reset": "earliest",
+    # Keep prefetching while the application works through what it has: with librdkafka's
+    # default (100,000) a consumer doing Python work per record let its queue run low, paused,
+    # and then waited on the broker, reading a topic 3-4x slower (measured with Tansu:
+    # 1.35 s -> 0.45 s for 200,000 records). Memory stays bounded by
+    # queued.max.messages.kbytes (64 MB per partition by default). --kafka-config overrides it.
+    "queued.min.messages": 1_000_000,
 }
 
 
