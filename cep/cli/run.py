@@ -27,6 +27,7 @@ import orjson
 from cep.cli.replay import UsageError
 from cep.connectors.kafka import create_topics, load_kafka_config, topic_partitions
 from cep.connectors.kafka_source import START_POLICIES, KafkaSink, KafkaSource, common_config
+from cep.errors import CepError
 from cep.lang.compiler import CompiledPattern
 from cep.lang.fingerprint import pattern_fingerprint
 from cep.lang.load import load_files
@@ -150,6 +151,13 @@ def output_template(path: str, topics: list[str], checkpoint_dir: str | None) ->
     return True
 
 
+EXIT_SESSION_LOST = 75  # EX_TEMPFAIL: start again, recovery resumes from the last checkpoint
+
+
+class SessionLost(CepError):
+    """Partitions were lost while a single --output file holds their uncheckpointed alerts."""
+
+
 def _writer_name() -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", socket.gethostname())[:40] or "host"
     return f"{name}-{os.getpid()}"
@@ -227,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
             files.write(alert.source, value)
         if output_topic:
             sink.send(output_topic, value, alert.key,
-                      (("cep-pattern", alert.pattern.encode()), ("cep-match-id", alert.match_id.encode())))
+                      (("cep-pattern", alert.pattern.encode()), ("cep-match-id", alert.match_id.encode())),
+                      timestamp=alert.time)
 
     def flush() -> None:
         sink.flush()
@@ -255,16 +264,29 @@ def run(args: argparse.Namespace) -> int:
         idle_timeout_ms=args.idle_timeout, idle_advance_ms=args.idle_advance,
         max_partial_matches=args.max_partial_matches or None,
     )
+    def on_lost(partitions: list[tuple[str, int]]) -> None:
+        engine.lose(partitions)
+        if isinstance(files, SingleFile):
+            raise SessionLost(
+                f"this process missed its session timeout and lost {', '.join(f'{t}[{p}]' for t, p in partitions)}; "
+                f"{args.output} holds their alerts since the last checkpoint, which another process or a "
+                "later assignment writes again, and one file shared by every partition cannot take back just "
+                "theirs, so the run stops here: start it again and it resumes exactly once from the checkpoint "
+                "(with one file per partition, --output '...{topic}-{partition}...', a run keeps going)")
+
     stop = _Stop()
     stop.install()
     started = time.monotonic()
     try:
         source = KafkaSource(bootstrap, group, list(topics), config=config, start=args.start,
-                             on_assign=engine.assign, on_revoke=engine.revoke, on_lost=engine.lose)
+                             on_assign=engine.assign, on_revoke=engine.revoke, on_lost=on_lost)
         _loop(args, engine, source, sink, stop, files)
         engine.checkpoint(force=True)  # shutdown: flush, snapshot, save, commit
     except OutputRefused as exc:  # a partition's file, refused when the partition was assigned
         raise UsageError(str(exc)) from exc
+    except SessionLost as exc:
+        print(f"cep run: {exc}", file=sys.stderr)
+        return EXIT_SESSION_LOST
     finally:
         stop.restore()
         if source is not None:

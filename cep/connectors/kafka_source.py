@@ -114,18 +114,15 @@ class KafkaSource:
         self._on_lost = on_lost or on_revoke
         settings = {**_only(config, _PRODUCER_ONLY), "enable.auto.offset.store": False}
         self._consumer = make_consumer(bootstrap, group, settings)
+        # The rebalance protocol follows from the assignors (librdkafka requires all of them to
+        # be of one kind); confluent-kafka has no call to ask the consumer.
+        self._cooperative = "cooperative-sticky" in str(settings.get("partition.assignment.strategy", ""))
         self._closed = False
         try:
             self._consumer.subscribe(list(topics), on_assign=self._assigned, on_revoke=self._revoked,
                                      on_lost=self._lost)
         except KafkaException as exc:
             raise KafkaConnectorError(f"cannot subscribe to {', '.join(topics)}: {exc.args[0].str()}") from exc
-
-    def _cooperative(self) -> bool:
-        try:
-            return self._consumer.rebalance_protocol() == "COOPERATIVE"  # type: ignore[attr-defined]
-        except AttributeError:
-            return False
 
     def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
         wanted = [(p.topic, p.partition) for p in partitions]
@@ -134,7 +131,7 @@ class KafkaSource:
         for tp in partitions:
             offset = offsets.get((tp.topic, tp.partition))
             targets.append(TopicPartition(tp.topic, tp.partition, self._start if offset is None else offset))
-        if self._cooperative():
+        if self._cooperative:
             consumer.incremental_assign(targets)
         else:
             consumer.assign(targets)
@@ -143,7 +140,7 @@ class KafkaSource:
         gone = [(p.topic, p.partition) for p in partitions]
         if gone and not self._closed:
             self._on_revoke(gone)
-        if self._cooperative():
+        if self._cooperative:
             consumer.incremental_unassign(partitions)
         else:
             consumer.unassign()
@@ -152,7 +149,7 @@ class KafkaSource:
         gone = [(p.topic, p.partition) for p in partitions]
         if gone and not self._closed:
             self._on_lost(gone)
-        if self._cooperative():
+        if self._cooperative:
             consumer.incremental_unassign(partitions)
         else:
             consumer.unassign()
@@ -215,11 +212,12 @@ class KafkaSink:
                 self.first_error = f"{message.topic()}: {error.str()}"
 
     def send(self, topic: str, value: bytes, key: bytes | None = None,
-             headers: Iterable[tuple[str, bytes]] = ()) -> None:
+             headers: Iterable[tuple[str, bytes]] = (), timestamp: int | None = None) -> None:
+        """Queue one record; ``timestamp`` (epoch ms) is its Kafka timestamp (default: now)."""
         while True:
             try:
                 self._producer.produce(topic, value, key, headers=list(headers) or None,
-                                       on_delivery=self._on_delivery)
+                                       on_delivery=self._on_delivery, timestamp=timestamp or 0)
                 break
             except BufferError:  # the local queue is full: let deliveries drain it
                 self._producer.poll(0.05)

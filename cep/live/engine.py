@@ -88,6 +88,7 @@ class Alert:
     key: bytes
     value: bytes
     source: Partition
+    time: int = 0  # the match's event time (epoch ms): the output record's Kafka timestamp
 
 
 @dataclass(slots=True)
@@ -129,6 +130,12 @@ def match_id(match: Match, topic: str, partition: int, window: str | None = None
         )
         payload = [match.pattern, bool(match.timeout), positions]
     return hashlib.sha256(orjson.dumps(payload)).hexdigest()
+
+
+def _kafka_timestamp(ms: int) -> int:
+    """A match time as a Kafka timestamp; 0 (the producer's clock) when Kafka cannot hold it
+    (before the epoch, or the end of time at which a replay's last timers fire)."""
+    return ms if 0 < ms < 2**53 else 0
 
 
 def dead_letter_value(record: Record, reason: str) -> bytes:
@@ -222,7 +229,8 @@ class LiveEngine:
             mid = match_id(match, topic, partition, window.get(match.pattern))
             key = list(match.key) if isinstance(match.key, tuple) else match.key
             stats.alerts += 1
-            on_alert(Alert(match.pattern, mid, dumps(key), dumps(match.to_record()), (topic, partition)))
+            on_alert(Alert(match.pattern, mid, dumps(key), dumps(match.to_record()), (topic, partition),
+                           _kafka_timestamp(match.time)))
 
         detector = Detector(self.patterns, on_match, max_partial_matches=self._max_partial)
         return _Slot(topic, partition, detector, self.streams[topic])

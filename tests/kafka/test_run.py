@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from cep.connectors.kafka import ProducerRecord, make_producer, produce_records, read_records
+from cep.stream.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.kafka
 
@@ -107,6 +108,8 @@ def test_run_gives_replays_alerts_and_dead_letters_bad_records(bootstrap, topic,
         assert headers["cep-pattern"] == b"small_then_big"
         assert len(headers["cep-match-id"]) == 64
         assert json.loads(record.key) == json.loads(record.value)["key"]
+        # The record's Kafka timestamp is the alert's event time, not when it was produced.
+        assert record.timestamp_ms == parse_timestamp(json.loads(record.value)["time"])
     assert len({dict(r.headers)["cep-match-id"] for r in alerts}) == expected
 
     assert multiset(values(read_topic(late, len(replay["late"])))) == multiset(replay["late"])

@@ -54,10 +54,14 @@ FIRST_PART = 7_000  # at most this much is fed before the kill
 CHUNK = 200
 
 
-@pytest.fixture
-def kafka_config(tmp_path: Path) -> str:
+@pytest.fixture(params=["range,roundrobin", "cooperative-sticky"])
+def kafka_config(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Short group timeouts, and each rebalance protocol: eager (librdkafka's default
+    assignors: all partitions revoked, then reassigned) and cooperative (only moved partitions
+    are revoked and assigned, through incremental assign/unassign)."""
     path = tmp_path / "kafka.properties"
-    path.write_text("".join(f"{k}={v}\n" for k, v in FAST_GROUP_CONFIG.items()))
+    settings = {**FAST_GROUP_CONFIG, "partition.assignment.strategy": request.param}
+    path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
     return str(path)
 
 

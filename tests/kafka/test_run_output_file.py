@@ -8,6 +8,7 @@ once that batch's alerts are in the file and before any checkpoint covers them.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -34,7 +35,6 @@ def lines(path: Path) -> list[bytes]:
 
 
 def test_output_file_is_exactly_once_across_crashes(bootstrap, topic, kafka_config, replay, tmp_path):
-    import json
 
     source = topic(4)
     produce_log(bootstrap, source)
@@ -109,3 +109,41 @@ def test_alerts_need_somewhere_to_go(bootstrap, topic, kafka_config):
     _, err = run.communicate(timeout=30)
     assert run.returncode == 2
     assert "--output-topic TOPIC and/or --output PATH" in err.decode()
+
+
+def test_a_lost_session_stops_a_single_file_run_and_the_restart_is_exactly_once(bootstrap, topic, kafka_config,
+                                                                                  replay, tmp_path):
+    """A process frozen past its session timeout loses its partitions while its one --output file
+    holds their alerts since the last checkpoint. It cannot cut out only theirs, so it stops
+    (status 75, retry); the restart cuts the file back to the checkpoint and completes it."""
+    source = topic(4)
+    produce_log(bootstrap, source)
+    out = tmp_path / "alerts.jsonl"
+    common = ("--output", str(out), "--checkpoint-dir", str(tmp_path / "ckpt"), "--group", f"g-{source}")
+    expected = multiset(replay["alerts"])
+
+    frozen = start(bootstrap, kafka_config, source, *common, "--checkpoint-interval", "1h")
+    deadline = time.monotonic() + 20
+    while not lines(out) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lines(out), "alerts reach the file before any checkpoint covers them"
+    frozen.send_signal(signal.SIGSTOP)
+    time.sleep(4)  # twice the session timeout of the test config: the group drops the member
+    frozen.send_signal(signal.SIGCONT)
+    _, err = frozen.communicate(timeout=30)
+    assert frozen.returncode == 75, err.decode()
+    assert "missed its session timeout" in err.decode()
+
+    written = len(lines(out))
+    restarted = start(bootstrap, kafka_config, source, *common, "--idle-advance", "1s")
+    deadline = time.monotonic() + 20
+    while len(lines(out)) >= written and time.monotonic() < deadline:
+        time.sleep(0.02)  # the restart cuts the file back first (then waits for the group)
+    assert len(lines(out)) < written, "the restart cuts back what no checkpoint covers"
+    while len(lines(out)) < len(replay["alerts"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a duplicate would show up now
+    restarted.send_signal(signal.SIGTERM)
+    _, err = restarted.communicate(timeout=20)
+    assert restarted.returncode == 0, err.decode()
+    assert multiset([json.loads(line) for line in lines(out)]) == expected
