@@ -31,7 +31,7 @@ from typing import Any, Callable, Hashable, Protocol, Sequence
 
 from cep.errors import EventError, SnapshotError
 from cep.state.timers import TimerService
-from cep.stream.fused import fused_ordered_add_many
+from cep.stream.fused import driver_add_many
 from cep.stream.reorder import ReorderBuffer
 from cep.stream.watermarks import END_OF_TIME, MIN_WATERMARK, BoundedOutOfOrderness
 
@@ -160,14 +160,12 @@ class EventTimeDriver:
         else:
             self.add = self._add_unordered
         processor.bind(self)
-        # A processor may offer a generated batch loop with itself inlined (tumbling and rolling
-        # windows, see cep.stream.fused); it replaces add_many, with the same effect.
-        fuse = getattr(processor, "fused_add_many", None)
-        fused = fuse(self) if fuse is not None and self._mode.startswith("event_time") else None
-        if fused is None:
-            fused = fused_ordered_add_many(self)  # time and key reads inlined, if they fit
-        if fused is not None:
-            self.add_many = fused
+        # The batch loop of the event-time modes is generated for this driver (cep.stream.fused):
+        # the time and key reads inlined when they are plain fields, and a processor may offer
+        # one with itself inlined as well (tumbling and rolling windows); same effect as add().
+        if self._mode.startswith("event_time"):
+            fuse = getattr(processor, "fused_add_many", None)
+            self.add_many = (fuse(self) if fuse is not None else None) or driver_add_many(self)
 
     # -- public surface ------------------------------------------------------------------
 
@@ -268,100 +266,15 @@ class EventTimeDriver:
         return True
 
     def add_many(self, events: Sequence[Any]) -> list[tuple[int, str | None]]:
-        """Feed a batch of events in order; return the problems as ``(index, reason)``.
+        """Feed a batch of JSON objects in order; return the problems as ``(index, reason)``.
 
         ``reason`` is None for a late event and the error message for an event whose time or
         key cannot be read. The effect is exactly that of :meth:`add` on each event in turn;
-        replay uses this form because the loop keeps the driver's state in local variables
-        instead of attributes, which is most of the driver's cost per event.
+        replay uses this form because a loop keeps the driver's state in local variables
+        instead of attributes, which is most of the driver's cost per event. In the event-time
+        modes the instance has a generated loop in place of this method (see ``__init__``).
         """
-        if self._time_of is None or not self._buffered:
-            return self._add_many_arrival(events)
-        if not self._ordered:
-            return self._add_many_unordered(events)
-        time_of = self._time_of
-        key_of = self._key_of
-        run = self._run
-        append = run.append
-        heap = self._heap
-        lateness1 = self._lateness1
-        wm = self._wm
-        max_ts = self._max_ts
-        seq = self._seq
-        problems: list[tuple[int, str | None]] = []
-        index = -1
-        try:
-            for event in events:
-                index += 1
-                try:
-                    ts = time_of(event)
-                    if ts <= wm:
-                        problems.append((index, None))
-                        continue
-                    key = key_of(event)
-                except EventError as exc:
-                    problems.append((index, str(exc)))
-                    continue
-                if not run or ts >= run[-1][0]:
-                    append((ts, seq, key, event))
-                else:
-                    heappush(heap, (ts, seq, key, event))
-                seq += 1
-                if ts > max_ts:
-                    max_ts = ts
-                    if ts - lateness1 > wm:
-                        wm = ts - lateness1
-            self._wm = wm
-            # Release once for the whole batch. The processing order is the same as releasing
-            # after every event: whatever a later event of the batch adds is not older than
-            # anything already due (it would be late), and _release interleaves timers.
-            if (run and run[0][0] <= wm) or heap or self._next_timer <= wm:
-                self._release(wm)
-        finally:
-            self._max_ts = max_ts
-            self._seq = seq
-            self._tally(problems)
-        return problems
-
-    def _add_many_unordered(self, events: Sequence[Any]) -> list[tuple[int, str | None]]:
-        """``add_many`` for ``ordered=False``: each on-time event goes straight to the
-        processor; timers fire whenever the watermark passes them (before the next event)."""
-        time_of = self._time_of
-        key_of = self._key_of
-        on_event = self._on_event
-        lateness1 = self._lateness1
-        wm = self._wm
-        max_ts = self._max_ts
-        problems: list[tuple[int, str | None]] = []
-        index = -1
-        accepted = 0
-        try:
-            for event in events:
-                index += 1
-                try:
-                    ts = time_of(event)
-                    if ts <= wm:
-                        problems.append((index, None))
-                        continue
-                    key = key_of(event)
-                except EventError as exc:
-                    problems.append((index, str(exc)))
-                    continue
-                accepted += 1
-                if ts > max_ts:
-                    max_ts = ts
-                    if ts - lateness1 > wm:
-                        wm = ts - lateness1
-                        if self._next_timer <= wm:  # older than this event: they go first
-                            self._wm = wm
-                            self._release(wm)
-                on_event(key, ts, event)
-        finally:
-            self._wm = wm
-            self._max_ts = max_ts
-            self._seq += accepted
-            self._tally(problems)
-        return problems
+        return self._add_many_arrival(events)
 
     def _tally(self, problems: list[tuple[int, str | None]]) -> None:
         """Count a batch's late (reason None) and unusable events."""

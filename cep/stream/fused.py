@@ -5,16 +5,16 @@ operator and its aggregate plan: several Python calls per event, each costing mo
 work it does. This module writes, once per pattern, specialised functions from the fixed
 templates below:
 
-* ``fused_ordered_add_many``: the driver's ordered batch loop (any processor) with the time and
-  key reads inlined;
+* ``driver_add_many``: the driver's batch loops (ordered: buffer, then release; unordered: each
+  event to the processor at once), for any processor, with the time and key reads inlined;
 * ``fused_tumbling_add_many``: the unordered batch loop with a tumbling window of order-free
   aggregates inlined as well — lateness check, watermark, window lookup, aggregate update;
 * ``fused_rolling_on_event``: a rolling window's per-event step with its plan inlined, and
   ``fused_rolling_add_many``: the ordered batch loop that also runs that step inline when it
   releases events in the common case.
 
-Inline code handles the common case only — epoch-number times and plain top-level keys — and
-calls the real getters for everything else (ISO strings, nested fields, errors), so every event
+Inline code handles the common case only — epoch-number and ISO-8601 UTC times, plain top-level
+keys (other getters get a head that calls them) — and calls the real getters for everything else (ISO strings, nested fields, errors), so every event
 gets exactly the treatment of the unfused path: the same late/unusable ``problems`` with the
 same reasons, the same watermark, timers fired at the same points through the driver's own
 ``_release``, and the same operator state, so firing, snapshots and restores are unchanged.
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from cep.stream.rolling import RollingOperator
     from cep.stream.windows import TimeWindowOperator
 
-__all__ = ["fused_ordered_add_many", "fused_rolling_add_many", "fused_rolling_on_event", "fused_tumbling_add_many"]
+__all__ = ["driver_add_many", "fused_rolling_add_many", "fused_rolling_on_event", "fused_tumbling_add_many"]
 
 Problems = list[tuple[int, "str | None"]]
 
@@ -108,6 +108,35 @@ def add_many(events):
     finally:
         d._max_ts = max_ts
         d._seq = seq
+        d._tally(problems)
+    return problems
+'''
+
+# The driver's unordered batch loop: each on-time event to the processor at once; timers
+# fire whenever the watermark passes them (before the next event).
+_UNORDERED = '''
+def add_many(events):
+    d = DRIVER
+    on_event = d._on_event
+    wm = d._wm
+    max_ts = d._max_ts
+    problems = []
+    problem = problems.append
+    index = -1
+    try:
+{head}
+            if ts > max_ts:
+                max_ts = ts
+                if ts - LATENESS1 > wm:
+                    wm = ts - LATENESS1
+                    if d._next_timer <= wm:  # older than this event: they go first
+                        d._wm = wm
+                        d._release(wm)
+            on_event(k, ts, e)
+    finally:
+        d._wm = wm
+        d._max_ts = max_ts
+        d._seq += index + 1 - len(problems)  # accepted: all but the problems, up to where it stopped
         d._tally(problems)
     return problems
 '''
@@ -218,27 +247,45 @@ def _generate(name: str, source: str, namespace: dict[str, Any]) -> Any:
     return fn
 
 
-def _head_namespace(driver: EventTimeDriver, fields: tuple[str, str, int]) -> dict[str, Any]:
-    time_field, key_field, scale = fields
+def _head_namespace(driver: EventTimeDriver, fields: tuple[str, str, int] | None) -> dict[str, Any]:
+    time_field, key_field, scale = fields or (None, None, 1)
     return {"DRIVER": driver, "TIME_FIELD": time_field, "TIME_SCALE": scale, "TIME_OF": driver._time_of,
             "KEY_FIELD": key_field, "KEY_OF": driver._key_of, "LATENESS1": driver._lateness1,
             "MIN_MS": MIN_MS, "MAX_MS": MAX_MS, "EventError": EventError, "FROMISO": datetime.fromisoformat,
             "UTC": timezone.utc, "EPOCH_ORDINAL": EPOCH_ORDINAL, "ValueError": ValueError}
 
 
-def _head(scale: int) -> str:
-    return _HEAD.format(scale="" if scale == 1 else " * TIME_SCALE")
+# The same for any time and key getters (nested fields, several key fields).
+_GENERIC_HEAD = '''
+        for index, e in enumerate(events):
+            try:
+                ts = TIME_OF(e)
+                if ts <= wm:
+                    problem((index, None))
+                    continue
+                k = KEY_OF(e)
+            except EventError as exc:
+                problem((index, str(exc)))
+                continue
+'''
 
 
-def fused_ordered_add_many(driver: EventTimeDriver) -> Callable[[Sequence[dict[str, Any]]], Problems] | None:
-    """The driver's ordered ``add_many`` with the time and key reads inlined, or None when
-    they are not plain top-level fields."""
+def _head(fields: tuple[str, str, int] | None) -> str:
+    if fields is None:
+        return _GENERIC_HEAD
+    return _HEAD.format(scale="" if fields[2] == 1 else " * TIME_SCALE")
+
+
+def driver_add_many(driver: EventTimeDriver) -> Callable[[Sequence[dict[str, Any]]], Problems]:
+    """The batch loop of an event-time driver (``EventTimeDriver.add_many``): ordered (buffer,
+    then release) or unordered (each on-time event to the processor at once), with the time
+    and key reads inlined when they are plain top-level fields."""
     fields = _inline_fields(driver)
-    if fields is None or driver._mode != "event_time":
-        return None
     namespace = _head_namespace(driver, fields)
+    if driver._mode == "event_time_unordered":
+        return _generate("add_many", _UNORDERED.format(head=_head(fields)), namespace)
     namespace["heappush"] = heappush
-    return _generate("add_many", _ORDERED.format(head=_head(fields[2]), release=""), namespace)
+    return _generate("add_many", _ORDERED.format(head=_head(fields), release=""), namespace)
 
 
 def fused_tumbling_add_many(
@@ -248,12 +295,10 @@ def fused_tumbling_add_many(
     does not have the shape it handles (top-level time and key fields; the driver in
     unordered mode, i.e. a tumbling window of order-free aggregates)."""
     fields = _inline_fields(driver)
-    if fields is None or driver._mode != "event_time_unordered":
-        return None
-    if operator.spec.kind != "tumbling" or operator.ordered:
+    if driver._mode != "event_time_unordered" or operator.spec.kind != "tumbling" or operator.ordered:
         return None
     plan = operator.plan
-    source = _TUMBLING.format(head=_head(fields[2]), where="" if operator.where is None else _WHERE,
+    source = _TUMBLING.format(head=_head(fields), where="" if operator.where is None else _WHERE,
                               aggregate=_indent(plan.add_body, 12))
     namespace: dict[str, Any] = dict(plan.namespace)
     namespace.update(_head_namespace(driver, fields))
@@ -296,10 +341,10 @@ def fused_rolling_add_many(driver: EventTimeDriver, operator: RollingOperator,
                            recent_class: type) -> Callable[[Sequence[dict[str, Any]]], Problems] | None:
     """The driver's ordered batch loop whose release steps the rolling window inline."""
     fields = _inline_fields(driver)
-    if fields is None or driver._mode != "event_time" or operator._history:
+    if driver._mode != "event_time" or operator._history:
         return None
     release = _ROLLING_RELEASE.format(step=_rolling_step(operator, "continue", 16))
     namespace = _head_namespace(driver, fields)
     namespace.update(_rolling_namespace(operator, recent_class))
     namespace["heappush"] = heappush
-    return _generate("add_many", _ORDERED.format(head=_head(fields[2]), release=release), namespace)
+    return _generate("add_many", _ORDERED.format(head=_head(fields), release=release), namespace)

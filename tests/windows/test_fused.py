@@ -24,11 +24,16 @@ from cep.stream.rolling import RollingOperator
 AGGS = "count() as n, sum(v) as s, avg(v) as a, min(v) as lo, max(v) as hi, stddev(v) as sd, distinct_count(v) as d"
 
 
-def pattern(unit: str, where: bool, window: str = "tumbling 5s", having: str = "") -> str:
+# `key k` reads a plain field, inlined in the generated loops; `key k, g` (two fields) takes the
+# loops' other head, which calls the key getter.
+KEYS = st.sampled_from(["k", "k, g"])
+
+
+def pattern(unit: str, where: bool, window: str = "tumbling 5s", having: str = "", key: str = "k") -> str:
     return f"""
 pattern w
   from s{" where v != 3" if where else ""}
-  key k
+  key {key}
   time ts {unit} lateness 2s
   window {window}
   {having}
@@ -78,7 +83,7 @@ def events(unit_scale: int):
             ms = max(0, now - backward)
             if unit_scale > 1:
                 ms -= ms % unit_scale
-            e = {"ts": spelled(ms, unit_scale, spelling), "v": v, "i": i}
+            e = {"ts": spelled(ms, unit_scale, spelling), "v": v, "i": i, "g": i % 2}
             if k is not _MISSING:
                 e["k"] = k
             out.append(e)
@@ -107,15 +112,18 @@ def in_batches(detector: Detector, evs: list[dict], cuts: list[int]) -> list[tup
     return problems
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]), where=st.booleans())
-def test_the_fused_loop_is_the_unfused_path(data, unit, where):
+def assert_same(source: str, data: st.DataObject, unit: str, hand_written_step: bool = False) -> None:
+    """Feed random events to two detectors of ``source``: one in random batches (the generated
+    loops), one event at a time (the driver's per-event ``add``, and with ``hand_written_step``
+    the rolling operator's hand-written method). Everything observable must agree."""
     evs = data.draw(events(1000 if unit == "seconds" else 1))
     cuts = data.draw(st.lists(st.integers(0, 100), max_size=5))
-    patterns = cep.compile_patterns(pattern(unit, where))
+    patterns = cep.compile_patterns(source)
     slow_out, fast_out = [], []
     slow, fast = Detector(patterns, slow_out.append), Detector(patterns, fast_out.append)
-    assert hasattr(fast.runners[0].driver.add_many, "source"), "the fused loop is installed"
+    if hand_written_step:
+        unfused(slow)
+    assert hasattr(fast.runners[0].driver.add_many, "source"), "the generated loop is installed"
 
     assert in_batches(fast, evs, cuts) == by_one(slow, evs)
     assert fast.stats == slow.stats
@@ -123,6 +131,12 @@ def test_the_fused_loop_is_the_unfused_path(data, unit, where):
     fast.finish()
     slow.finish()
     assert [m.fields for m in fast_out] == [m.fields for m in slow_out]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]), where=st.booleans(), key=KEYS)
+def test_the_fused_loop_is_the_unfused_path(data, unit, where, key):
+    assert_same(pattern(unit, where, key=key), data, unit)
 
 
 def test_a_snapshot_of_the_fused_path_restores_and_continues():
@@ -155,49 +169,30 @@ def test_the_watermark_boundary_is_the_same_on_both_paths():
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]), where=st.booleans(),
+@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]), where=st.booleans(), key=KEYS,
        having=st.sampled_from(["", "having count() > 1", "having window.end > 20000"]))
-def test_the_fused_rolling_window_is_the_hand_written_one(data, unit, where, having):
+def test_the_fused_rolling_window_is_the_hand_written_one(data, unit, where, key, having):
     """Rolling windows: the batch loop with the step inlined, and the generated step, against the
     hand-written step fed one event at a time (sweeps, the having filter, where, errors)."""
-    evs = data.draw(events(1000 if unit == "seconds" else 1))
-    cuts = data.draw(st.lists(st.integers(0, 100), max_size=5))
-    patterns = cep.compile_patterns(pattern(unit, where, "rolling 3s", having))
-    slow_out, fast_out = [], []
-    slow, fast = unfused(Detector(patterns, slow_out.append)), Detector(patterns, fast_out.append)
-    assert hasattr(fast.runners[0].driver.add_many, "source"), "the fused loop is installed"
-
-    assert in_batches(fast, evs, cuts) == by_one(slow, evs)
-    assert fast.stats == slow.stats
-    assert json.dumps(fast.snapshot()) == json.dumps(slow.snapshot())
-    fast.finish()
-    slow.finish()
-    assert [m.fields for m in fast_out] == [m.fields for m in slow_out]
+    assert_same(pattern(unit, where, "rolling 3s", having, key), data, unit, hand_written_step=True)
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]))
-def test_the_fused_ordered_loop_feeds_sequences_as_add_does(data, unit):
-    """Any pattern on the ordered path (here a sequence) gets the batch loop with the time and
-    key reads inlined; it must treat every event as the per-event ``add`` does."""
-    evs = data.draw(events(1000 if unit == "seconds" else 1))
-    cuts = data.draw(st.lists(st.integers(0, 100), max_size=5))
-    patterns = cep.compile_patterns(f"""
+@given(data=st.data(), unit=st.sampled_from(["millis", "seconds"]), key=KEYS,
+       window=st.sampled_from(["", "sliding 4s every 2s", "session 2s", "count 2"]))
+def test_the_generated_driver_loops_feed_any_processor_as_add_does(data, unit, key, window):
+    """Every other pattern (a sequence; sliding, session and count windows) gets the driver's
+    generated batch loop; it must treat every event as the per-event ``add`` does."""
+    if window:
+        assert_same(pattern(unit, False, window, key=key), data, unit)
+        return
+    assert_same(f"""
 pattern seq
   from s
-  key k
+  key {key}
   time ts {unit} lateness 2s
   match a then b within 3s
   define a as v > 0
          b as v < 0
   emit k, a.i as first, b.i as second
-""")
-    slow_out, fast_out = [], []
-    slow, fast = Detector(patterns, slow_out.append), Detector(patterns, fast_out.append)
-    assert hasattr(fast.runners[0].driver.add_many, "source"), "the fused loop is installed"
-    assert in_batches(fast, evs, cuts) == by_one(slow, evs)
-    assert fast.stats == slow.stats
-    assert json.dumps(fast.snapshot()) == json.dumps(slow.snapshot())
-    fast.finish()
-    slow.finish()
-    assert [m.fields for m in fast_out] == [m.fields for m in slow_out]
+""", data, unit)
