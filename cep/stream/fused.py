@@ -28,6 +28,7 @@ their underscored state, and it is property-tested against the unfused paths
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime, timezone
 from heapq import heappush
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -225,7 +226,7 @@ _ROLLING_RELEASE = '''        if not heap and d._next_timer > wm:
 
 
 def _indent(code: str, by: int) -> str:
-    return "\n".join(" " * by + line for line in code.split("\n"))
+    return textwrap.indent(code, " " * by)
 
 
 def _inline_fields(driver: EventTimeDriver) -> tuple[str, str, int] | None:
@@ -291,9 +292,8 @@ def driver_add_many(driver: EventTimeDriver) -> Callable[[Sequence[dict[str, Any
 def fused_tumbling_add_many(
     driver: EventTimeDriver, operator: TimeWindowOperator, window_class: type,
 ) -> Callable[[Sequence[dict[str, Any]]], Problems] | None:
-    """The generated ``add_many`` for ``operator`` behind ``driver``, or None when the pattern
-    does not have the shape it handles (top-level time and key fields; the driver in
-    unordered mode, i.e. a tumbling window of order-free aggregates)."""
+    """The generated ``add_many`` for ``operator`` behind ``driver``, or None unless the driver
+    is in unordered mode with a tumbling window (order-free aggregates)."""
     fields = _inline_fields(driver)
     if driver._mode != "event_time_unordered" or operator.spec.kind != "tumbling" or operator.ordered:
         return None
