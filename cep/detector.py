@@ -50,7 +50,8 @@ class _PatternRunner:
     """One pattern's driver + operator, and how its outputs become :class:`Match` records."""
 
     def __init__(self, pattern: CompiledPattern, emit: Callable[[Match], None], buffered: bool = True,
-                 max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES) -> None:
+                 max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
+                 external_watermark: bool = False) -> None:
         self.pattern = pattern
         self._emit = emit
         self.operator: Any
@@ -77,6 +78,7 @@ class _PatternRunner:
             lateness_ms=pattern.lateness_ms if pattern.time_of is not None else None,
             buffered=buffered,
             ordered=ordered,
+            external_watermark=external_watermark,
         )
 
     def _on_match(self, key: Hashable, node: BufferNode, ts: int) -> None:
@@ -124,11 +126,14 @@ class Detector:
         *,
         buffered: bool = True,
         max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
+        external_watermark: bool = False,
     ) -> None:
         """``buffered=False`` processes each event at once in arrival order with its own
         timestamp (no reordering, nothing late), the way Flink's NFA test harness does.
         ``max_partial_matches`` bounds each key's live partial matches (oldest dropped, counted
-        in ``stats.dropped``); None removes the bound."""
+        in ``stats.dropped``); None removes the bound. ``external_watermark=True``: events do not
+        move the watermarks; the owner advances them (``cep run --watermark source``, whose
+        watermark is the minimum over several detectors)."""
         self._on_match = on_match
         self._matches = 0
         self._invalid = 0
@@ -136,7 +141,8 @@ class Detector:
         # is counted by that pattern's driver, which keeps the per-event path short.
         self._shared_counts: dict[str, list[int]] = {}
         patterns = _with_composition(patterns)
-        self.runners = [_PatternRunner(p, self._emit, buffered, max_partial_matches) for p in patterns]
+        self.runners = [_PatternRunner(p, self._emit, buffered, max_partial_matches, external_watermark)
+                        for p in patterns]
         # Composition: a pattern reading another pattern's name reads its matches.
         names = {p.name for p in patterns}
         self._downstream: dict[str, list[_PatternRunner]] = {}

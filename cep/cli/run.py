@@ -85,6 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-timeout", type=duration_ms, metavar="D",
                         help="a partition without data for D stops holding time back: its watermark "
                         "follows the other partitions'")
+    parser.add_argument("--watermark", choices=["partition", "source"], default="partition",
+                        help="what judges lateness and fires timers: each partition's own watermark (default), or "
+                             "the minimum over the partitions this process owns, as Flink's Kafka source")
     parser.add_argument("--idle-advance", type=duration_ms, metavar="D",
                         help="when the whole input is quiet for D of wall-clock time, watermarks follow "
                         "the clock, so absences and windows fire on a quiet stream (off by default)")
@@ -262,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
         on_alert=on_alert, on_dead_letter=on_dead_letter, on_late=on_late,
         flush=flush, commit=commit, store=store, fingerprint=fingerprint, outputs=files,
         idle_timeout_ms=args.idle_timeout, idle_advance_ms=args.idle_advance,
+        source_watermark=args.watermark == "source",
         max_partial_matches=args.max_partial_matches or None,
     )
     def on_lost(partitions: list[tuple[str, int]]) -> None:

@@ -18,7 +18,9 @@ Design (see ``docs/live.md``):
   the pattern name, the source partition, the key and the window's end (and, for rolling and
   count windows, the position of the event that closed the window). Deterministic across
   restarts, replays and rebalances.
-* **Watermarks** are per partition and per pattern (each detector's drivers). With
+* **Watermarks** are per partition and per pattern (each detector's drivers); with
+  ``source_watermark`` (``cep run --watermark source``), Flink's rule instead: the minimum over
+  the owned partitions, which every partition's detector then follows. With
   ``idle_timeout_ms``, a partition without data for that long is moved up to the smallest
   watermark of the partitions still receiving data, so it stops holding its own timers back.
   With ``idle_advance_ms``, once the whole input has been quiet that long, every partition's
@@ -192,6 +194,7 @@ class LiveEngine:
         outputs: OutputFiles | None = None,
         idle_timeout_ms: int | None = None,
         idle_advance_ms: int | None = None,
+        source_watermark: bool = False,
         max_partial_matches: int | None = DEFAULT_MAX_PARTIAL_MATCHES,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,
@@ -209,6 +212,7 @@ class LiveEngine:
         self._outputs = outputs
         self.idle_timeout_ms = idle_timeout_ms
         self.idle_advance_ms = idle_advance_ms
+        self.source_watermark = source_watermark
         self._max_partial = max_partial_matches
         self._wall_ms = wall_ms
         self._monotonic = monotonic
@@ -232,7 +236,8 @@ class LiveEngine:
             on_alert(Alert(match.pattern, mid, dumps(key), dumps(match.to_record()), (topic, partition),
                            _kafka_timestamp(match.time)))
 
-        detector = Detector(self.patterns, on_match, max_partial_matches=self._max_partial)
+        detector = Detector(self.patterns, on_match, max_partial_matches=self._max_partial,
+                            external_watermark=self.source_watermark)
         return _Slot(topic, partition, detector, self.streams[topic])
 
     def assign(self, partitions: Iterable[Partition]) -> dict[Partition, int | None]:
@@ -323,6 +328,8 @@ class LiveEngine:
                         self._dead(sources[index], reason)
             slot.next_offset = group[-1].offset + 1
             slot.last_data = now
+        if self.source_watermark:
+            self._advance_source_watermark(now)
 
     def _dead(self, record: Record, reason: str) -> None:
         self.stats.dead_lettered += 1
@@ -349,6 +356,9 @@ class LiveEngine:
                             runner.driver.advance_watermark(target)
                             self.dirty = True
             return
+        if self.source_watermark:
+            self._advance_source_watermark(now)
+            return
         if self.idle_timeout_ms is not None and len(live) > 1:
             limit = now - self.idle_timeout_ms / 1000
             active = [s for s in live if s.last_data > limit]
@@ -366,6 +376,32 @@ class LiveEngine:
                     if low > driver.watermark:
                         driver.advance_watermark(low)
                         self.dirty = True
+
+    def _advance_source_watermark(self, now: float) -> None:
+        """``source_watermark``: per pattern, every owned partition's watermark is the minimum over
+        the owned partitions of their own (newest event - lateness - 1), as Flink's Kafka source
+        combines partitions. A partition without data for ``idle_timeout_ms`` (counted from its
+        assignment when it never had any) does not hold it back; without that option an empty
+        partition holds time back until it receives data."""
+        slots = list(self.slots.values())
+        counting = slots
+        if self.idle_timeout_ms is not None:
+            limit = now - self.idle_timeout_ms / 1000
+            counting = [s for s in slots if s.last_data > limit]
+        if not counting:
+            return  # every partition is idle: nothing moves time but --idle-advance
+        for index, runner in enumerate(counting[0].detector.runners):
+            if runner.pattern.time_of is None:
+                continue
+            newest = min(s.detector.runners[index].driver.max_event_time for s in counting)
+            if newest <= MIN_WATERMARK:
+                continue
+            target = newest - runner.pattern.lateness_ms - 1
+            for slot in slots:
+                driver = slot.detector.runners[index].driver
+                if target > driver.watermark:
+                    driver.advance_watermark(target)
+                    self.dirty = True
 
     # -- checkpoints -----------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ SNAPSHOT_FORMAT = "cep.driver"
 SNAPSHOT_VERSION = 1
 
 _NO_TIMER = END_OF_TIME + 1  # later than any watermark, so "next timer due?" is one compare
+_HELD = END_OF_TIME - MIN_WATERMARK + 1  # the lateness of a driver whose watermark is external
 
 
 class TimerContext(Protocol):
@@ -123,6 +124,7 @@ class EventTimeDriver:
         lateness_ms: int | None = None,
         buffered: bool = True,
         ordered: bool = True,
+        external_watermark: bool = False,
     ) -> None:
         if lateness_ms is not None:
             BoundedOutOfOrderness(lateness_ms)  # validates: a non-negative int
@@ -131,6 +133,11 @@ class EventTimeDriver:
         self._key_of = key_of
         self._lateness = (lateness_ms or 0) if time_of is not None else None
         self._lateness1 = (lateness_ms or 0) + 1
+        if external_watermark:
+            # Events do not move the watermark; only advance_watermark() does (a source
+            # watermark computed over several drivers). With this lateness no event time can
+            # raise it: ts - _HELD < MIN_WATERMARK for every representable time.
+            self._lateness1 = _HELD
         self._on_event = processor.on_event
         self._on_timer = processor.on_timer
         self._buffer = ReorderBuffer()
@@ -188,6 +195,11 @@ class EventTimeDriver:
     @property
     def watermark(self) -> int:
         return self._wm
+
+    @property
+    def max_event_time(self) -> int:
+        """The newest event time accepted so far (MIN_WATERMARK before any)."""
+        return self._max_ts
 
     @property
     def accepted(self) -> int:
