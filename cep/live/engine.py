@@ -365,17 +365,7 @@ class LiveEngine:
             idle = [s for s in live if s.last_data <= limit]
             if not active or not idle:
                 return
-            for index, runner in enumerate(active[0].detector.runners):
-                if runner.pattern.time_of is None:
-                    continue
-                low = min(s.detector.runners[index].driver.watermark for s in active)
-                if low <= MIN_WATERMARK:
-                    continue
-                for slot in idle:
-                    driver = slot.detector.runners[index].driver
-                    if low > driver.watermark:
-                        driver.advance_watermark(low)
-                        self.dirty = True
+            self._raise_to_minimum(active, idle, lambda driver, lateness: driver.watermark)
 
     def _advance_source_watermark(self, now: float) -> None:
         """``source_watermark``: per pattern, every owned partition's watermark is the minimum over
@@ -390,14 +380,20 @@ class LiveEngine:
             counting = [s for s in slots if s.last_data > limit]
         if not counting:
             return  # every partition is idle: nothing moves time but --idle-advance
+        self._raise_to_minimum(counting, slots, lambda driver, lateness: driver.max_event_time - lateness - 1)
+
+    def _raise_to_minimum(self, counting: list[_Slot], raised: list[_Slot],
+                          mark: Callable[[Any, int], int]) -> None:
+        """Per pattern, move the watermarks of ``raised`` up to the smallest ``mark(driver,
+        lateness)`` among ``counting`` (nothing moves while one of them has no time yet)."""
         for index, runner in enumerate(counting[0].detector.runners):
             if runner.pattern.time_of is None:
                 continue
-            newest = min(s.detector.runners[index].driver.max_event_time for s in counting)
-            if newest <= MIN_WATERMARK:
+            drivers = [s.detector.runners[index].driver for s in counting]
+            if min(d.max_event_time for d in drivers) <= MIN_WATERMARK:
                 continue
-            target = newest - runner.pattern.lateness_ms - 1
-            for slot in slots:
+            target = min(mark(d, runner.pattern.lateness_ms) for d in drivers)
+            for slot in raised:
                 driver = slot.detector.runners[index].driver
                 if target > driver.watermark:
                     driver.advance_watermark(target)
