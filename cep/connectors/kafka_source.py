@@ -137,22 +137,23 @@ class KafkaSource:
             consumer.assign(targets)
 
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
-        gone = [(p.topic, p.partition) for p in partitions]
-        if gone and not self._closed:
-            self._on_revoke(gone)
-        if self._cooperative:
-            consumer.incremental_unassign(partitions)
-        else:
-            consumer.unassign()
+        self._give_up(consumer, partitions, self._on_revoke)
 
     def _lost(self, consumer: Any, partitions: list[Any]) -> None:
+        self._give_up(consumer, partitions, self._on_lost)
+
+    def _give_up(self, consumer: Any, partitions: list[Any], callback: Callable[[list[Partition]], None]) -> None:
+        """Tell the caller, then unassign — also when the caller raises (to stop the run), so the
+        group is not left waiting on this member's rebalance."""
         gone = [(p.topic, p.partition) for p in partitions]
-        if gone and not self._closed:
-            self._on_lost(gone)
-        if self._cooperative:
-            consumer.incremental_unassign(partitions)
-        else:
-            consumer.unassign()
+        try:
+            if gone and not self._closed:
+                callback(gone)
+        finally:
+            if self._cooperative:
+                consumer.incremental_unassign(partitions)
+            else:
+                consumer.unassign()
 
     def poll(self, max_records: int, timeout: float) -> list[LiveRecord]:
         """Up to ``max_records`` records (fewer after ``timeout`` seconds); broker-side errors

@@ -134,8 +134,13 @@ def test_a_lost_session_stops_a_single_file_run_and_the_restart_is_exactly_once(
     assert frozen.returncode == 75, err.decode()
     assert "missed its session timeout" in err.decode()
 
+    # The restart joins a new group: Tansu sometimes leaves a group whose expired member came
+    # back stuck in its rebalance for minutes (never seen with the other tests). The state and
+    # the file's length come from the checkpoint directory, not from the group, so this is the
+    # same recovery.
     written = len(lines(out))
-    restarted = start(bootstrap, kafka_config, source, *common, "--idle-advance", "1s")
+    restarted = start(bootstrap, kafka_config, source, *common[:-2], "--group", f"g2-{source}",
+                      "--idle-advance", "1s")
     deadline = time.monotonic() + 20
     while len(lines(out)) >= written and time.monotonic() < deadline:
         time.sleep(0.02)  # the restart cuts the file back first (then waits for the group)
@@ -146,4 +151,4 @@ def test_a_lost_session_stops_a_single_file_run_and_the_restart_is_exactly_once(
     restarted.send_signal(signal.SIGTERM)
     _, err = restarted.communicate(timeout=20)
     assert restarted.returncode == 0, err.decode()
-    assert multiset([json.loads(line) for line in lines(out)]) == expected
+    assert multiset([json.loads(line) for line in lines(out)]) == expected, err.decode()
