@@ -40,7 +40,7 @@ from cep.connectors.kafka import (
     make_consumer,
     topic_partitions,
 )
-from cep.connectors.kafka_source import _PRODUCER_ONLY, LiveRecord, common_config
+from cep.connectors.kafka_source import _PRODUCER_ONLY, LiveRecord, close_quietly, common_config, live_records
 
 __all__ = ["DEFAULT_IDLE_END_MS", "ReaderStats", "TopicReader"]
 
@@ -133,14 +133,7 @@ class TopicReader:
                     return
                 continue
             last = time.monotonic()
-            records = []
-            for m in messages:
-                error = m.error()
-                if error is not None:
-                    if error.fatal():
-                        raise KafkaConnectorError(f"reading failed: {error.str()}")
-                    continue  # transient: librdkafka retries
-                records.append(LiveRecord(m.topic(), m.partition(), m.offset(), m.key(), m.value()))
+            records = live_records(messages, "reading")
             if records:
                 self.stats.records += len(records)
                 yield records
@@ -149,10 +142,7 @@ class TopicReader:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._consumer.close()
-        except (KafkaException, RuntimeError):
-            pass
+        close_quietly(self._consumer)
 
     def __enter__(self) -> TopicReader:
         return self

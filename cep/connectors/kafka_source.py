@@ -84,6 +84,28 @@ class LiveRecord:
     value: bytes | None
 
 
+def live_records(messages: Sequence[Any], doing: str) -> list[LiveRecord]:
+    """The records among consumed ``messages``; a fatal error is raised (``doing`` names the
+    work in its message), transient ones are skipped (librdkafka retries them)."""
+    records = []
+    for m in messages:
+        error = m.error()
+        if error is not None:
+            if error.fatal():
+                raise KafkaConnectorError(f"{doing} failed: {error.str()}")
+            continue
+        records.append(LiveRecord(m.topic(), m.partition(), m.offset(), m.key(), m.value()))
+    return records
+
+
+def close_quietly(consumer: Any) -> None:
+    """Close a consumer that may be closed already or broken: nothing is left to report."""
+    try:
+        consumer.close()
+    except (KafkaException, RuntimeError):
+        pass
+
+
 class KafkaSource:
     """A group consumer over ``topics`` with manual commits and assignment callbacks.
 
@@ -163,15 +185,7 @@ class KafkaSource:
             messages = self._consumer.consume(max_records, timeout)
         except KafkaException as exc:
             raise KafkaConnectorError(f"consuming failed: {exc.args[0].str()}") from exc
-        records = []
-        for m in messages:
-            error = m.error()
-            if error is not None:
-                if error.fatal():
-                    raise KafkaConnectorError(f"consuming failed: {error.str()}")
-                continue
-            records.append(LiveRecord(m.topic(), m.partition(), m.offset(), m.key(), m.value()))
-        return records
+        return live_records(messages, "consuming")
 
     def commit(self, offsets: Mapping[Partition, int]) -> None:
         """Commit ``offsets`` (next offsets to read) synchronously."""
@@ -188,10 +202,7 @@ class KafkaSource:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._consumer.close()
-        except (KafkaException, RuntimeError):
-            pass
+        close_quietly(self._consumer)
 
 
 class KafkaSink:
