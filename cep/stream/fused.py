@@ -114,12 +114,12 @@ def add_many(events):
 '''
 
 # The driver's unordered batch loop: each on-time event to the processor at once; timers
-# fire whenever the watermark passes them (before the next event).
+# fire whenever the watermark passes them (before the next event). `{body}` handles an event:
+# the processor's on_event, or a tumbling window inlined (_TUMBLING_BODY).
 _UNORDERED = '''
 def add_many(events):
     d = DRIVER
-    on_event = d._on_event
-    wm = d._wm
+{setup}    wm = d._wm
     max_ts = d._max_ts
     problems = []
     problem = problems.append
@@ -133,37 +133,21 @@ def add_many(events):
                     if d._next_timer <= wm:  # older than this event: they go first
                         d._wm = wm
                         d._release(wm)
-            on_event(k, ts, e)
+{body}
     finally:
         d._wm = wm
         d._max_ts = max_ts
         d._seq += index + 1 - len(problems)  # accepted: all but the problems, up to where it stopped
-        d._tally(problems)
+{teardown}        d._tally(problems)
     return problems
 '''
 
-# The driver's unordered batch loop with a tumbling window operator inlined.
-_TUMBLING = '''
-def add_many(events):
-    d = DRIVER
-    op = OPERATOR
-    keys = op.keys
-    wm = d._wm
-    max_ts = d._max_ts
-    n = op._arrivals
-    problems = []
-    problem = problems.append
-    index = -1
-    try:
-{head}
-            if ts > max_ts:
-                max_ts = ts
-                if ts - LATENESS1 > wm:
-                    wm = ts - LATENESS1
-                    if d._next_timer <= wm:
-                        d._wm = wm
-                        d._release(wm)
-{where}            n += 1
+_ON_EVENT = ("    on_event = d._on_event\n", "            on_event(k, ts, e)", "")
+
+# A tumbling window operator inlined in the unordered loop: (setup, body, teardown).
+_TUMBLING = (
+    "    op = OPERATOR\n    keys = op.keys\n    n = op._arrivals\n",
+    '''{where}            n += 1
             windows = keys.get(k)
             if windows is None:
                 windows = keys[k] = {{}}
@@ -182,15 +166,9 @@ def add_many(events):
                     w.last_ts = ts
                     w.last = e
             S = w.state
-{aggregate}
-    finally:
-        d._wm = wm
-        d._max_ts = max_ts
-        d._seq += index + 1 - len(problems)  # accepted: all but the problems, up to where it stopped
-        op._arrivals = n
-        d._tally(problems)
-    return problems
-'''
+{aggregate}''',
+    "        op._arrivals = n\n",
+)
 
 _WHERE = '''            if not WHERE(e):
                 continue
@@ -284,7 +262,9 @@ def driver_add_many(driver: EventTimeDriver) -> Callable[[Sequence[dict[str, Any
     fields = _inline_fields(driver)
     namespace = _head_namespace(driver, fields)
     if driver._mode == "event_time_unordered":
-        return _generate("add_many", _UNORDERED.format(head=_head(fields)), namespace)
+        setup, body, teardown = _ON_EVENT
+        return _generate("add_many", _UNORDERED.format(head=_head(fields), setup=setup, body=body,
+                                                       teardown=teardown), namespace)
     namespace["heappush"] = heappush
     return _generate("add_many", _ORDERED.format(head=_head(fields), release=""), namespace)
 
@@ -298,8 +278,9 @@ def fused_tumbling_add_many(
     if driver._mode != "event_time_unordered" or operator.spec.kind != "tumbling" or operator.ordered:
         return None
     plan = operator.plan
-    source = _TUMBLING.format(head=_head(fields), where="" if operator.where is None else _WHERE,
-                              aggregate=_indent(plan.add_body, 12))
+    setup, body, teardown = _TUMBLING
+    body = body.format(where="" if operator.where is None else _WHERE, aggregate=_indent(plan.add_body, 12))
+    source = _UNORDERED.format(head=_head(fields), setup=setup, body=body, teardown=teardown)
     namespace: dict[str, Any] = dict(plan.namespace)
     namespace.update(_head_namespace(driver, fields))
     namespace.update({"OPERATOR": operator, "WINDOW": window_class, "NEW_STATE": plan.new_state,
